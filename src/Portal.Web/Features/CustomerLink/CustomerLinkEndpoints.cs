@@ -1,0 +1,42 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Portal.Data;
+
+namespace Portal.Web.Features.CustomerLink;
+
+/// <summary>Maps the customer's page, <c>/t/{token}</c>.</summary>
+public static class CustomerLinkEndpoints
+{
+    /// <summary>The Content-Security-Policy of customer pages: only the portal's own script, style and connections.</summary>
+    public const string ContentSecurityPolicy =
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; " +
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+    /// <summary>Registers the services of customer links.</summary>
+    public static IServiceCollection AddCustomerLink(this IServiceCollection services) => services.AddSingleton<KitAssets>();
+
+    /// <summary>Maps the customer page and the kit's files.</summary>
+    public static IEndpointRouteBuilder MapCustomerLink(this IEndpointRouteBuilder endpoints)
+    {
+        KitAssets.Map(endpoints);
+        endpoints.MapGet("/t/{token}", ShowAsync).AllowAnonymous();
+        return endpoints;
+    }
+
+    private static async Task<IResult> ShowAsync(string token, HttpContext context, PortalDbContext db, TimeProvider time, KitAssets kit, CancellationToken cancellationToken)
+    {
+        var headers = context.Response.Headers;
+        headers.ContentSecurityPolicy = ContentSecurityPolicy;
+        headers["Referrer-Policy"] = "no-referrer";
+        headers.XContentTypeOptions = "nosniff";
+        headers.CacheControl = "no-store";
+
+        var (state, session) = await CustomerLinks.ResolveAsync(db, token, time.GetUtcNow(), cancellationToken);
+        var style = kit.Url("kit.css");
+        return state switch
+        {
+            LinkState.Valid => new RazorComponentResult<CustomerPage>(new { Session = session!, ScriptUrl = kit.Url("kit.js"), StyleUrl = style }),
+            LinkState.Expired => new RazorComponentResult<LinkProblemPage>(new { Expired = true, StyleUrl = style }) { StatusCode = StatusCodes.Status410Gone },
+            _ => new RazorComponentResult<LinkProblemPage>(new { Expired = false, StyleUrl = style }) { StatusCode = StatusCodes.Status404NotFound },
+        };
+    }
+}

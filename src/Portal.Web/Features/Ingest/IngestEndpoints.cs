@@ -1,0 +1,113 @@
+using System.Buffers;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Portal.Core.Results;
+using Portal.Web.Features.Accounts;
+using Portal.Web.Features.CustomerLink;
+
+namespace Portal.Web.Features.Ingest;
+
+/// <summary>Registers and maps ingest: the customer hub and its plain-HTTP fallback.</summary>
+public static class IngestEndpoints
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    /// <summary>The largest body the HTTP fallback reads: a result at its limit plus room for escaping.</summary>
+    public const int MaxBodyBytes = ResultValidator.MaxResultBytes + 1024;
+
+    /// <summary>Adds SignalR and the ingest services.</summary>
+    public static IServiceCollection AddIngest(this IServiceCollection services)
+    {
+        services.AddSingleton<RunIngest>();
+        services.AddSingleton<ResultReception>();
+        services.AddSignalR(o =>
+        {
+            o.MaximumReceiveMessageSize = MaxBodyBytes;
+            o.EnableDetailedErrors = false;
+        });
+        return services;
+    }
+
+    /// <summary>Maps the hub and <c>POST /api/runs/{token}/results</c> and <c>/complete</c>.</summary>
+    public static IEndpointRouteBuilder MapIngest(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapHub<RunHub>(RunHub.Path, o => o.AllowStatefulReconnects = true);
+
+        var runs = endpoints.MapGroup("/api/runs/{token}").RequireAuthorization(Policies.Customer).DisableAntiforgery();
+        runs.MapPost("/results", ReportAsync);
+        runs.MapPost("/complete", CompleteAsync);
+        return endpoints;
+    }
+
+    private static async Task<Results<Ok<IngestAck>, ProblemHttpResult>> ReportAsync(HttpContext context, ResultReception reception, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await ReadAsync<ResultSubmission>(context, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var received = await reception.ReceiveAsync(
+            CustomerLinkAuthenticationHandler.SessionOf(context.User), body.Value, ResultSource.Client, "http", context.Request.Headers.UserAgent, cancellationToken, body.Bytes);
+        return received.Ack is { } ack ? TypedResults.Ok(ack) : Problem(received.Problem!, received.Errors);
+    }
+
+    private static async Task<Results<Ok<IngestAck>, ProblemHttpResult>> CompleteAsync(HttpContext context, ResultReception reception, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await ReadAsync<CompleteRun>(context, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var received = await reception.CompleteAsync(
+            CustomerLinkAuthenticationHandler.SessionOf(context.User), body.Value?.RunId ?? Guid.Empty, body.Value?.Verdict, "http", context.Request.Headers.UserAgent, cancellationToken);
+        return received.Ack is { } ack ? TypedResults.Ok(ack) : Problem(received.Problem!, received.Errors);
+    }
+
+    /// <summary>
+    /// Reads a JSON body of any content type (beacons send text/plain) up to <see cref="MaxBodyBytes"/>, with a clear
+    /// refusal for anything too large or not JSON.
+    /// </summary>
+    internal static async Task<((T? Value, int Bytes) Body, ProblemHttpResult? Problem)> ReadAsync<T>(HttpContext context, CancellationToken cancellationToken)
+    {
+        if (context.Request.ContentLength > MaxBodyBytes)
+        {
+            return (default, TooLarge());
+        }
+
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        int read;
+        while ((read = await context.Request.Body.ReadAsync(buffer.GetMemory(8192), cancellationToken)) > 0)
+        {
+            buffer.Advance(read);
+            if (buffer.WrittenCount > MaxBodyBytes)
+            {
+                return (default, TooLarge());
+            }
+        }
+
+        try
+        {
+            var value = JsonSerializer.Deserialize<T>(buffer.WrittenSpan, Json);
+            return ((value, buffer.WrittenCount), null);
+        }
+        catch (JsonException ex)
+        {
+            return (default, Problem($"The body is not valid JSON: {ex.Message}"));
+        }
+    }
+
+    private static ProblemHttpResult TooLarge() => TypedResults.Problem(
+        title: "The message is too large.",
+        detail: $"A result may be at most {ResultValidator.MaxResultBytes} bytes.",
+        statusCode: StatusCodes.Status413PayloadTooLarge);
+
+    private static ProblemHttpResult Problem(string detail, IDictionary<string, string[]>? errors = null)
+    {
+        var extensions = errors is null ? null : new Dictionary<string, object?> { ["errors"] = errors };
+        return TypedResults.Problem(title: "The message was refused.", detail: detail, statusCode: StatusCodes.Status400BadRequest, extensions: extensions);
+    }
+
+    private sealed record CompleteRun(Guid RunId, string? Verdict);
+}

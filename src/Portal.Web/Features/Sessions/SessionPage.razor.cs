@@ -1,0 +1,126 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Components;
+using Radzen;
+using Portal.Data.Events;
+using Portal.Web.Features.CustomerLink;
+
+namespace Portal.Web.Features.Sessions;
+
+/// <summary>One session, live: its runs and their results appear as the customer's browser reports them.</summary>
+public partial class SessionPage
+{
+    private SessionDetail? _session;
+    private bool _notFound;
+    private bool _live;
+    private string? _newLink;
+    private IDisposable? _watch;
+    private readonly SemaphoreSlim _reload = new(1, 1);
+    private readonly CancellationTokenSource _disposed = new();
+
+    [Inject]
+    private SessionService Sessions { get; set; } = default!;
+
+    [Inject]
+    private PortalEvents Events { get; set; } = default!;
+
+    [Inject]
+    private NavigationManager Navigation { get; set; } = default!;
+
+    /// <summary>The session's id, from the address.</summary>
+    [Parameter]
+    public Guid Id { get; set; }
+
+    private string Title => _session?.CustomerName ?? (_notFound ? "Session" : "Session");
+
+    /// <inheritdoc />
+    protected override async Task OnParametersSetAsync()
+    {
+        _watch?.Dispose();
+        // Watch before loading, so nothing that is stored between the two is missed.
+        _watch = Events.Watch(Id, OnEventAsync);
+        _live = true;
+        await LoadAsync();
+    }
+
+    private async Task LoadAsync()
+    {
+        await _reload.WaitAsync(_disposed.Token);
+        try
+        {
+            _session = await Sessions.GetAsync(Id, _disposed.Token);
+            _notFound = _session is null;
+        }
+        finally
+        {
+            _reload.Release();
+        }
+    }
+
+    private async Task OnEventAsync(PortalEvent portalEvent)
+    {
+        if (_disposed.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await LoadAsync();
+        await InvokeAsync(StateHasChanged);
+    }
+
+    private async Task RenewLinkAsync()
+    {
+        var token = await Sessions.RenewLinkAsync(Id, _disposed.Token);
+        if (token is not null)
+        {
+            _newLink = CustomerLinks.Url(Navigation.BaseUri, token);
+            await LoadAsync();
+        }
+    }
+
+    private static string Format(DateTimeOffset time) => time.ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture);
+
+    private static BadgeStyle StatusStyle(string status) => status switch
+    {
+        "pass" => BadgeStyle.Success,
+        "warn" => BadgeStyle.Warning,
+        "fail" or "error" => BadgeStyle.Danger,
+        _ => BadgeStyle.Light,
+    };
+
+    private static string Summary(ResultDetail result) =>
+        result.Detail.ValueKind == JsonValueKind.Object && result.Detail.TryGetProperty("summary", out var s) && s.ValueKind == JsonValueKind.String
+            ? s.GetString()!
+            : result.Step;
+
+    private static string Metrics(ResultDetail result)
+    {
+        if (result.Metrics.ValueKind != JsonValueKind.Object)
+        {
+            return "";
+        }
+
+        var sb = new StringBuilder();
+        foreach (var property in result.Metrics.EnumerateObject())
+        {
+            if (sb.Length > 0)
+            {
+                sb.Append(" · ");
+            }
+
+            sb.Append(property.Name).Append(' ').Append(property.Value.ValueKind == JsonValueKind.Null ? "—" : property.Value.GetRawText());
+        }
+
+        return sb.ToString();
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _watch?.Dispose();
+        _disposed.Cancel();
+        _disposed.Dispose();
+        _reload.Dispose();
+    }
+}

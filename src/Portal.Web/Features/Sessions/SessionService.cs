@@ -1,0 +1,197 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Portal.Core.Sessions;
+using Portal.Data;
+
+namespace Portal.Web.Features.Sessions;
+
+/// <summary>What an engineer or a helpdesk system asks for when opening a session.</summary>
+/// <param name="CustomerName">Who the session is for.</param>
+/// <param name="TicketRef">The helpdesk ticket it belongs to.</param>
+/// <param name="Targets">The customer's own endpoints to test too.</param>
+/// <param name="IdleSeconds">How long the idle-survival step stays quiet.</param>
+public sealed record NewSession(string? CustomerName = null, string? TicketRef = null, List<string>? Targets = null, int? IdleSeconds = null);
+
+/// <summary>A session just created, with the only copy of its link's token.</summary>
+public sealed record CreatedSession(DiagnosticSession Session, string Token);
+
+/// <summary>A row of the sessions list.</summary>
+public sealed record SessionSummary(Guid Id, string? CustomerName, string? TicketRef, string Status, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, int Runs, DateTimeOffset? LastResultAt);
+
+/// <summary>Creates, lists and reads sessions.</summary>
+public sealed class SessionService(IDbContextFactory<PortalDbContext> contexts, TimeProvider time, IOptions<PortalOptions> options)
+{
+    public const int MaxCustomerName = 200;
+    public const int MaxTicketRef = 100;
+    public const int MaxTargets = 20;
+    public const int MaxTargetLength = 2048;
+    public const int MinIdleSeconds = 5;
+    public const int MaxIdleSeconds = 900;
+
+    /// <summary>Checks a request; returns the problems by field, empty when it is acceptable.</summary>
+    public static Dictionary<string, string[]> Validate(NewSession input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        if (input.CustomerName?.Length > MaxCustomerName)
+        {
+            errors["customerName"] = [$"At most {MaxCustomerName} characters."];
+        }
+
+        if (input.TicketRef?.Length > MaxTicketRef)
+        {
+            errors["ticketRef"] = [$"At most {MaxTicketRef} characters."];
+        }
+
+        if (input.IdleSeconds is { } idle && (idle < MinIdleSeconds || idle > MaxIdleSeconds))
+        {
+            errors["idleSeconds"] = [$"Between {MinIdleSeconds} and {MaxIdleSeconds} seconds."];
+        }
+
+        if (input.Targets is { } targets)
+        {
+            var problems = new List<string>();
+            if (targets.Count > MaxTargets)
+            {
+                problems.Add($"At most {MaxTargets} targets.");
+            }
+
+            foreach (var target in targets)
+            {
+                if (target is null || target.Length > MaxTargetLength || !Uri.TryCreate(target, UriKind.Absolute, out var uri)
+                    || uri.Scheme is not ("http" or "https" or "ws" or "wss"))
+                {
+                    problems.Add($"'{Shorten(target)}' is not an absolute http, https, ws or wss URL of at most {MaxTargetLength} characters.");
+                }
+            }
+
+            if (problems.Count > 0)
+            {
+                errors["targets"] = [.. problems];
+            }
+        }
+
+        return errors;
+    }
+
+    /// <summary>Creates a session and its link. The token is returned here once and never stored.</summary>
+    public async Task<CreatedSession> CreateAsync(NewSession input, string? userId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var now = time.GetUtcNow();
+        var token = CapabilityToken.Create();
+        var session = new DiagnosticSession
+        {
+            Id = Guid.CreateVersion7(now),
+            CustomerName = Clean(input.CustomerName),
+            TicketRef = Clean(input.TicketRef),
+            CreatedById = userId,
+            CreatedAt = now,
+            TokenHash = CapabilityToken.Hash(token),
+            ExpiresAt = now + options.Value.Links.Lifetime,
+            Status = SessionStatus.Open,
+            IdleSeconds = input.IdleSeconds ?? options.Value.Links.DefaultIdleSeconds,
+            Targets = input.Targets?.Select(t => t.Trim()).ToList() ?? [],
+        };
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        db.Sessions.Add(session);
+        await db.SaveChangesAsync(cancellationToken);
+        return new CreatedSession(session, token);
+    }
+
+    /// <summary>Replaces a session's link with a new one; the old link stops working at once.</summary>
+    public async Task<string?> RenewLinkAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var session = await db.Sessions.FirstOrDefaultAsync(s => s.Id == id, cancellationToken);
+        if (session is null)
+        {
+            return null;
+        }
+
+        var token = CapabilityToken.Create();
+        session.TokenHash = CapabilityToken.Hash(token);
+        session.ExpiresAt = time.GetUtcNow() + options.Value.Links.Lifetime;
+        await db.SaveChangesAsync(cancellationToken);
+        return token;
+    }
+
+    /// <summary>The newest sessions first, a page at a time.</summary>
+    public async Task<(IReadOnlyList<SessionSummary> Rows, int Total)> ListAsync(int skip, int take, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var total = await db.Sessions.CountAsync(cancellationToken);
+        var rows = await db.Sessions.AsNoTracking()
+            .OrderByDescending(s => s.CreatedAt)
+            .Skip(skip)
+            .Take(take)
+            .Select(s => new SessionSummary(
+                s.Id, s.CustomerName, s.TicketRef, s.Status, s.CreatedAt, s.ExpiresAt,
+                s.Runs.Count,
+                db.Results.Where(r => r.SessionId == s.Id).Max(r => (DateTimeOffset?)r.ReceivedAt)))
+            .ToListAsync(cancellationToken);
+        return (rows, total);
+    }
+
+    /// <summary>A session with its runs and results, or null.</summary>
+    public async Task<SessionDetail?> GetAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var session = await db.Sessions.AsNoTracking().FirstOrDefaultAsync(s => s.Id == id, cancellationToken);
+        if (session is null)
+        {
+            return null;
+        }
+
+        var runs = await db.Runs.AsNoTracking().Where(r => r.SessionId == id).OrderBy(r => r.StartedAt).ToListAsync(cancellationToken);
+        var results = await db.Results.AsNoTracking().Where(r => r.SessionId == id).OrderBy(r => r.ReceivedAt).ToListAsync(cancellationToken);
+        return SessionDetail.From(session, runs, results);
+    }
+
+    private static string? Clean(string? text) => string.IsNullOrWhiteSpace(text) ? null : text.Trim();
+
+    private static string Shorten(string? text) => text is null ? "null" : text.Length <= 60 ? text : text[..60] + "…";
+}
+
+/// <summary>A session as the API and the console show it.</summary>
+public sealed record SessionDetail(
+    Guid Id,
+    string? CustomerName,
+    string? TicketRef,
+    string Status,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset ExpiresAt,
+    int IdleSeconds,
+    IReadOnlyList<string> Targets,
+    IReadOnlyList<RunDetail> Runs,
+    IReadOnlyList<ResultDetail> Results,
+    IReadOnlyList<FindingDetail> Findings)
+{
+    public static SessionDetail From(DiagnosticSession s, IEnumerable<Run> runs, IEnumerable<StoredResult> results) => new(
+        s.Id, s.CustomerName, s.TicketRef, s.Status, s.CreatedAt, s.ExpiresAt, s.IdleSeconds, s.Targets,
+        [.. runs.Select(r => new RunDetail(r.Id, r.Status, r.StartedAt, r.CompletedAt, r.UserAgent, r.Verdict))],
+        [.. results.Select(ResultDetail.From)],
+        []);
+}
+
+/// <summary>A run as the API shows it.</summary>
+public sealed record RunDetail(Guid Id, string Status, DateTimeOffset StartedAt, DateTimeOffset? CompletedAt, string? UserAgent, string? Verdict);
+
+/// <summary>A result as the API shows it.</summary>
+public sealed record ResultDetail(
+    Guid Id, Guid RunId, string Step, string Status, string Source, JsonElement Metrics, JsonElement Detail,
+    bool KnownStep, string Transport, DateTimeOffset? ClientTime, DateTimeOffset ReceivedAt)
+{
+    public static ResultDetail From(StoredResult r) => new(
+        r.Id, r.RunId, r.Step, r.Status, r.Source, Parse(r.Metrics), Parse(r.Detail), r.KnownStep, r.Transport, r.ClientTime, r.ReceivedAt);
+
+    private static JsonElement Parse(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        return doc.RootElement.Clone();
+    }
+}
+
+/// <summary>A finding as the API shows it.</summary>
+public sealed record FindingDetail(string Code, string Severity, string Summary, IReadOnlyList<Guid> Evidence, string Recommendation);

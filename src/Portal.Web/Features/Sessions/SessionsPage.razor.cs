@@ -1,0 +1,74 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Components;
+using Microsoft.AspNetCore.Components.Authorization;
+using Radzen;
+using Radzen.Blazor;
+using Portal.Web.Features.CustomerLink;
+
+namespace Portal.Web.Features.Sessions;
+
+/// <summary>The sessions list, and the form that opens a new session.</summary>
+public partial class SessionsPage
+{
+    private RadzenDataGrid<SessionSummary>? _grid;
+    private IReadOnlyList<SessionSummary> _rows = [];
+    private int _total;
+    private bool _loading;
+    private bool _showForm;
+    private bool _busy;
+    private string? _customerName;
+    private string? _ticketRef;
+    private string? _error;
+    private (Guid Id, string Url)? _created;
+
+    /// <summary>Who is logged in.</summary>
+    [CascadingParameter]
+    private Task<AuthenticationState>? AuthenticationState { get; set; }
+
+    private async Task LoadAsync(LoadDataArgs args)
+    {
+        _loading = true;
+        var (rows, total) = await Sessions.ListAsync(args.Skip ?? 0, args.Top ?? 25, CancellationToken.None);
+        _rows = rows;
+        _total = total;
+        _loading = false;
+    }
+
+    private void Open(SessionSummary? row)
+    {
+        if (row is not null)
+        {
+            Navigation.NavigateTo($"/sessions/{row.Id}");
+        }
+    }
+
+    private async Task CreateAsync()
+    {
+        _error = null;
+        var input = new NewSession(_customerName, _ticketRef);
+        var errors = SessionService.Validate(input);
+        if (errors.Count > 0)
+        {
+            _error = string.Join(" ", errors.Values.SelectMany(v => v));
+            return;
+        }
+
+        _busy = true;
+        try
+        {
+            var user = AuthenticationState is null ? null : (await AuthenticationState).User;
+            var created = await Sessions.CreateAsync(input, user?.FindFirstValue(ClaimTypes.NameIdentifier), CancellationToken.None);
+            _created = (created.Session.Id, CustomerLinks.Url(Navigation.BaseUri, created.Token));
+            _customerName = _ticketRef = null;
+            _showForm = false;
+            if (_grid is not null)
+            {
+                await _grid.Reload();
+            }
+        }
+        finally
+        {
+            _busy = false;
+        }
+    }
+}

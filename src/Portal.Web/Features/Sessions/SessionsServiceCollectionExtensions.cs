@@ -1,0 +1,8 @@
+namespace Portal.Web.Features.Sessions;
+
+/// <summary>Registers sessions.</summary>
+public static class SessionsServiceCollectionExtensions
+{
+    /// <summary>Adds the session service.</summary>
+    public static IServiceCollection AddSessions(this IServiceCollection services) => services.AddSingleton<SessionService>();
+}

@@ -1,0 +1,42 @@
+namespace Portal.Web;
+
+/// <summary>The portal's settings, bound from the <c>Portal</c> configuration section.</summary>
+public sealed class PortalOptions
+{
+    public const string Section = "Portal";
+
+    /// <summary>Accounts and keys ensured at start-up.</summary>
+    public BootstrapOptions Bootstrap { get; set; } = new();
+
+    /// <summary>Customer links.</summary>
+    public LinkOptions Links { get; set; } = new();
+
+    /// <summary>
+    /// Origins, besides the portal's own, from which browsers may open WebSockets to the portal,
+    /// for example <c>https://portal.example.com</c> when a proxy changes the host name.
+    /// </summary>
+    public List<string> AllowedOrigins { get; set; } = [];
+
+    /// <summary>Where the embedded PostgreSQL keeps its data when no connection string is set.</summary>
+    public string DataDirectory { get; set; } = ".portal-data";
+}
+
+/// <summary>Settings that make an admin account and an API key exist.</summary>
+public sealed class BootstrapOptions
+{
+    public string? AdminEmail { get; set; }
+
+    public string? AdminPassword { get; set; }
+
+    public string? ApiKey { get; set; }
+}
+
+/// <summary>Settings of customer links.</summary>
+public sealed class LinkOptions
+{
+    /// <summary>How long a new link stays valid.</summary>
+    public TimeSpan Lifetime { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>How long the idle-survival step stays quiet unless the session says otherwise.</summary>
+    public int DefaultIdleSeconds { get; set; } = 75;
+}

@@ -1,0 +1,49 @@
+// Runs the steps in order, each with its own time-out; a step that fails or hangs never stops the next.
+import type { Result, Step, StepOutcome } from "./result";
+import { uuid } from "./ids";
+import type { Reporter } from "./reporter";
+
+export interface RunView {
+  started(step: Step, index: number, total: number): void;
+  finished(step: Step, outcome: StepOutcome): void;
+  done(verdict: string, ok: boolean): void;
+}
+
+export async function runSteps(steps: readonly Step[], reporter: Reporter, view: RunView): Promise<void> {
+  const runId = uuid();
+  const outcomes: StepOutcome[] = [];
+  for (const [i, step] of steps.entries()) {
+    view.started(step, i, steps.length);
+    const outcome = await runOne(step);
+    outcomes.push(outcome);
+    view.finished(step, outcome);
+    const result: Result = {
+      id: uuid(),
+      runId,
+      step: step.name,
+      status: outcome.status,
+      metrics: outcome.metrics,
+      detail: { ...outcome.detail, summary: outcome.summary },
+      clientTime: new Date().toISOString(),
+    };
+    await reporter.send({ kind: "result", result });
+  }
+  const failed = outcomes.filter((o) => o.status === "fail" || o.status === "error").length;
+  const verdict = failed === 0
+    ? "All tests passed. Your engineer can see the results now."
+    : `${failed} of ${outcomes.length} tests found a problem. Your engineer can see the details now.`;
+  await reporter.send({ kind: "complete", runId, verdict });
+  view.done(verdict, failed === 0);
+}
+
+async function runOne(step: Step): Promise<StepOutcome> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), step.timeoutMs);
+  try {
+    return await step.run(controller.signal);
+  } catch (e) {
+    return { status: "error", metrics: {}, detail: { error: String(e) }, summary: `The test could not run (${String(e)}).` };
+  } finally {
+    clearTimeout(timer);
+  }
+}
