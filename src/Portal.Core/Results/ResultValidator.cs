@@ -49,17 +49,28 @@ public static class ResultValidator
             errors["status"] = [$"The status must be one of: {string.Join(", ", ResultStatus.All)}."];
         }
 
-        if (submission.Metrics is { } metrics && metrics.ValueKind is not (JsonValueKind.Object or JsonValueKind.Null or JsonValueKind.Undefined))
-        {
-            errors["metrics"] = ["Metrics must be a JSON object."];
-        }
-
-        if (submission.Detail is { } detail && detail.ValueKind is not (JsonValueKind.Object or JsonValueKind.Null or JsonValueKind.Undefined))
-        {
-            errors["detail"] = ["Detail must be a JSON object."];
-        }
+        CheckObject(submission.Metrics, "metrics", errors);
+        CheckObject(submission.Detail, "detail", errors);
 
         return errors;
+    }
+
+    private static void CheckObject(JsonElement? element, string field, Dictionary<string, string[]> errors)
+    {
+        if (element is not { } e || e.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
+        {
+            return;
+        }
+
+        if (e.ValueKind != JsonValueKind.Object)
+        {
+            errors[field] = [$"{char.ToUpperInvariant(field[0])}{field[1..]} must be a JSON object."];
+        }
+        else if (e.GetRawText().Contains("\\u0000", StringComparison.Ordinal))
+        {
+            // PostgreSQL's jsonb cannot hold the NUL character.
+            errors[field] = [$"{char.ToUpperInvariant(field[0])}{field[1..]} must not contain the NUL character (\\u0000)."];
+        }
     }
 
     private static bool IsStepName(string? step)

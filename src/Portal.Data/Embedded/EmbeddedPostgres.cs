@@ -86,7 +86,12 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
     public static async Task<EmbeddedPostgres> StartAsync(EmbeddedPostgresOptions options, ILogger logger, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var bin = options.BinDirectory ?? FindBinaries() ?? throw new EmbeddedPostgresException(MissingBinariesMessage);
+        var bin = options.BinDirectory ?? FindBinaries();
+        if (bin is null || !File.Exists(Path.Combine(bin, "initdb")) || !File.Exists(Path.Combine(bin, "pg_ctl")))
+        {
+            throw new EmbeddedPostgresException(MissingBinariesMessage);
+        }
+
         var root = Path.GetFullPath(options.DataDirectory);
         var cluster = Path.Combine(root, "pg");
         var passwordFile = Path.Combine(root, "pg.password");

@@ -1,0 +1,140 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Reflection;
+using System.Text.RegularExpressions;
+
+namespace Portal.Testing;
+
+/// <summary>
+/// The portal as it runs in production: its own process (the built Portal.Web.dll) on a random loopback port,
+/// against a real PostgreSQL database. Every line it prints is kept, so tests can read its logs.
+/// </summary>
+public sealed partial class PortalProcess : IAsyncDisposable
+{
+    /// <summary>The bootstrap admin's e-mail in tests.</summary>
+    public const string AdminEmail = "admin@portal.test";
+
+    /// <summary>The bootstrap admin's password in tests.</summary>
+    public const string AdminPassword = "correct-horse-battery-staple";
+
+    /// <summary>The bootstrap API key in tests.</summary>
+    public const string ApiKey = "ptl_test-key-0123456789abcdefghijklmnopqrstuvwxyz";
+
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _output = new();
+
+    private PortalProcess(Process process, string connectionString)
+    {
+        _process = process;
+        ConnectionString = connectionString;
+    }
+
+    /// <summary>The portal's address, e.g. <c>http://127.0.0.1:41234</c>.</summary>
+    public Uri BaseAddress { get; private set; } = default!;
+
+    /// <summary>The database the portal uses.</summary>
+    public string ConnectionString { get; }
+
+    /// <summary>Everything the process printed so far.</summary>
+    public IReadOnlyList<string> Output => [.. _output];
+
+    /// <summary>Starts the portal on a new migrated database, with extra environment settings.</summary>
+    public static async Task<PortalProcess> StartAsync(string name, IDictionary<string, string>? environment = null, string? connectionString = null)
+    {
+        connectionString ??= await PostgresServer.CreateEmptyDatabaseAsync(name);
+        var dll = typeof(PortalProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .Single(a => a.Key == "PortalWebAssembly").Value!;
+        var info = new ProcessStartInfo("dotnet")
+        {
+            ArgumentList = { Path.GetFullPath(dll) },
+            WorkingDirectory = Path.GetDirectoryName(Path.GetFullPath(dll))!,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
+        info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        info.Environment["ConnectionStrings__Portal"] = connectionString;
+        info.Environment["Portal__Bootstrap__AdminEmail"] = AdminEmail;
+        info.Environment["Portal__Bootstrap__AdminPassword"] = AdminPassword;
+        info.Environment["Portal__Bootstrap__ApiKey"] = ApiKey;
+        info.Environment["Logging__Console__FormatterName"] = "simple";
+        info.Environment["Logging__LogLevel__Default"] = "Information";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[key] = value;
+        }
+
+        var process = Process.Start(info)!;
+        var portal = new PortalProcess(process, connectionString);
+        var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnLine(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            portal._output.Enqueue(line);
+            if (ListeningLine().Match(line) is { Success: true } m)
+            {
+                listening.TrySetResult(new Uri(m.Groups[1].Value));
+            }
+        }
+
+        process.OutputDataReceived += (_, e) => OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => OnLine(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var exited = process.WaitForExitAsync();
+        var first = await Task.WhenAny(listening.Task, exited, Task.Delay(TimeSpan.FromSeconds(60)));
+        if (first != listening.Task)
+        {
+            await portal.DisposeAsync();
+            throw new InvalidOperationException("The portal did not start:\n" + string.Join('\n', portal.Output));
+        }
+
+        portal.BaseAddress = await listening.Task;
+        return portal;
+    }
+
+    /// <summary>An HTTP client for the portal, with the bootstrap API key unless told otherwise.</summary>
+    public HttpClient CreateClient(bool withApiKey = true)
+    {
+        var client = new HttpClient { BaseAddress = BaseAddress };
+        if (withApiKey)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ApiKey);
+        }
+
+        return client;
+    }
+
+    /// <summary>Stops the portal the way an operator would (SIGTERM), and waits for it.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync();
+            }
+
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            try
+            {
+                await _process.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+        }
+
+        _process.Dispose();
+    }
+
+    [GeneratedRegex(@"Now listening on: (http://\S+)")]
+    private static partial Regex ListeningLine();
+}

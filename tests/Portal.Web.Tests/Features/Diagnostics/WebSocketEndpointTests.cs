@@ -1,0 +1,183 @@
+using System.Net;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+
+namespace Portal.Web.Tests.Features.Diagnostics;
+
+public class WebSocketEndpointTests(PortalFixture fixture) : IClassFixture<PortalFixture>
+{
+    private const char RecordSeparator = '\u001e';
+    private readonly PortalFixture _fixture = fixture;
+
+    private Uri Ws(string pathAndQuery) => new($"ws://{_fixture.Portal.BaseAddress.Authority}{pathAndQuery}");
+
+    private string SelfOrigin => _fixture.Portal.BaseAddress.GetLeftPart(UriPartial.Authority);
+
+    private static ClientWebSocket Client(string? origin)
+    {
+        var socket = new ClientWebSocket();
+        socket.Options.CollectHttpResponseDetails = true;
+        if (origin is not null)
+        {
+            socket.Options.SetRequestHeader("Origin", origin);
+        }
+
+        return socket;
+    }
+
+    private static async Task<(WebSocketMessageType Type, byte[] Data)> ReceiveAsync(ClientWebSocket socket)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var buffer = new byte[2 * 1024 * 1024];
+        var count = 0;
+        WebSocketReceiveResult received;
+        do
+        {
+            received = await socket.ReceiveAsync(new ArraySegment<byte>(buffer, count, buffer.Length - count), timeout.Token);
+            count += received.Count;
+        }
+        while (!received.EndOfMessage);
+        return (received.MessageType, buffer[..count]);
+    }
+
+    [Theory]
+    [InlineData("/diag/ws/echo")]
+    [InlineData("/hubs/run")]
+    [InlineData("/_blazor")]
+    public async Task Upgrade_ForeignOrigin_Refused403(string path)
+    {
+        var (_, token, _) = await _fixture.CreateSessionAsync();
+        using var socket = Client("http://evil.example");
+
+        var ex = await Should.ThrowAsync<WebSocketException>(() => socket.ConnectAsync(Ws($"{path}?access_token={token}"), CancellationToken.None));
+
+        socket.HttpStatusCode.ShouldBe(HttpStatusCode.Forbidden, ex.Message);
+    }
+
+    [Fact]
+    public async Task Echo_SameOrigin_EchoesTextAndBinaryThenClosesCleanly()
+    {
+        using var socket = Client(SelfOrigin);
+        await socket.ConnectAsync(Ws("/diag/ws/echo"), CancellationToken.None);
+        var binary = Enumerable.Range(0, 70_000).Select(i => (byte)i).ToArray();
+
+        await socket.SendAsync(Encoding.UTF8.GetBytes("hello"), WebSocketMessageType.Text, true, CancellationToken.None);
+        var text = await ReceiveAsync(socket);
+        await socket.SendAsync(binary, WebSocketMessageType.Binary, true, CancellationToken.None);
+        var echoed = await ReceiveAsync(socket);
+        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+
+        text.Type.ShouldBe(WebSocketMessageType.Text);
+        Encoding.UTF8.GetString(text.Data).ShouldBe("hello");
+        echoed.Type.ShouldBe(WebSocketMessageType.Binary);
+        echoed.Data.ShouldBe(binary);
+        socket.CloseStatus.ShouldBe(WebSocketCloseStatus.NormalClosure);
+    }
+
+    [Fact]
+    public async Task Echo_MessageOverLimit_Closed1009()
+    {
+        using var socket = Client(SelfOrigin);
+        await socket.ConnectAsync(Ws("/diag/ws/echo"), CancellationToken.None);
+
+        await socket.SendAsync(new byte[(1024 * 1024) + 1], WebSocketMessageType.Binary, true, CancellationToken.None);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var result = await socket.ReceiveAsync(new byte[1024], timeout.Token);
+
+        result.MessageType.ShouldBe(WebSocketMessageType.Close);
+        socket.CloseStatus.ShouldBe(WebSocketCloseStatus.MessageTooBig);
+    }
+
+    [Fact]
+    public async Task Echo_PlainHttp_426()
+    {
+        using var client = _fixture.Portal.CreateClient(withApiKey: false);
+
+        using var response = await client.GetAsync("/diag/ws/echo");
+
+        response.StatusCode.ShouldBe(HttpStatusCode.UpgradeRequired);
+    }
+
+    [Fact]
+    public async Task Hub_JsonProtocolOverWebSocket_ReportIsStoredAndAcknowledged()
+    {
+        var (session, token, _) = await _fixture.CreateSessionAsync();
+        using var socket = Client(SelfOrigin);
+        await socket.ConnectAsync(Ws($"/hubs/run?access_token={token}"), CancellationToken.None);
+        await SendFrameAsync(socket, """{"protocol":"json","version":1}""");
+        (await ReceiveFramesAsync(socket))[0].ShouldBe("{}");
+        var id = Guid.NewGuid();
+        var run = Guid.NewGuid();
+
+        await SendFrameAsync(socket, JsonSerializer.Serialize(new
+        {
+            type = 1,
+            invocationId = "1",
+            target = "Report",
+            arguments = new object[] { new { id, runId = run, step = "ws.echo", status = "pass", metrics = new { rttMedianMs = 2.0 } } },
+        }));
+        var completion = await ReceiveCompletionAsync(socket);
+
+        completion.GetProperty("result").GetProperty("id").GetGuid().ShouldBe(id);
+        completion.GetProperty("result").GetProperty("stored").GetBoolean().ShouldBeTrue();
+        completion.GetProperty("result").GetProperty("transport").GetString().ShouldBe("websockets");
+        (await _fixture.CountAsync("SELECT count(*) FROM results WHERE id = $1 AND session_id = $2 AND transport = 'websockets'", id, session)).ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task Hub_InvalidResult_ErrorAndNothingStored()
+    {
+        var (session, token, _) = await _fixture.CreateSessionAsync();
+        using var socket = Client(SelfOrigin);
+        await socket.ConnectAsync(Ws($"/hubs/run?access_token={token}"), CancellationToken.None);
+        await SendFrameAsync(socket, """{"protocol":"json","version":1}""");
+        await ReceiveFramesAsync(socket);
+
+        await SendFrameAsync(socket, JsonSerializer.Serialize(new
+        {
+            type = 1,
+            invocationId = "1",
+            target = "Report",
+            arguments = new object[] { new { id = Guid.NewGuid(), runId = Guid.NewGuid(), step = "BAD STEP", status = "pass" } },
+        }));
+        var completion = await ReceiveCompletionAsync(socket);
+
+        completion.GetProperty("error").GetString()!.ShouldContain("step name");
+        (await _fixture.CountAsync("SELECT count(*) FROM results WHERE session_id = $1", session)).ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task Hub_NoToken_Refused401()
+    {
+        using var socket = Client(SelfOrigin);
+
+        await Should.ThrowAsync<WebSocketException>(() => socket.ConnectAsync(Ws("/hubs/run"), CancellationToken.None));
+
+        socket.HttpStatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+    }
+
+    private static Task SendFrameAsync(ClientWebSocket socket, string json) =>
+        socket.SendAsync(Encoding.UTF8.GetBytes(json + RecordSeparator), WebSocketMessageType.Text, true, CancellationToken.None);
+
+    private static async Task<string[]> ReceiveFramesAsync(ClientWebSocket socket)
+    {
+        var (_, data) = await ReceiveAsync(socket);
+        return Encoding.UTF8.GetString(data).Split(RecordSeparator, StringSplitOptions.RemoveEmptyEntries);
+    }
+
+    private static async Task<JsonElement> ReceiveCompletionAsync(ClientWebSocket socket)
+    {
+        while (true)
+        {
+            foreach (var frame in await ReceiveFramesAsync(socket))
+            {
+                var message = JsonDocument.Parse(frame).RootElement;
+                if (message.GetProperty("type").GetInt32() == 3)
+                {
+                    return message;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Npgsql;
+using Portal.Testing;
+
+namespace Portal.Web.Tests;
+
+/// <summary>A running portal per test class, on its own database.</summary>
+public sealed class PortalFixture : IAsyncLifetime
+{
+    public PortalProcess Portal { get; private set; } = default!;
+
+    public NpgsqlDataSource Database { get; private set; } = default!;
+
+    public async Task InitializeAsync()
+    {
+        Portal = await PortalProcess.StartAsync("web");
+        Database = NpgsqlDataSource.Create(Portal.ConnectionString);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Database.DisposeAsync();
+        await Portal.DisposeAsync();
+    }
+
+    /// <summary>Runs a query that returns one number.</summary>
+    public async Task<long> CountAsync(string sql, params object[] parameters)
+    {
+        await using var command = Database.CreateCommand(sql);
+        foreach (var p in parameters)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = p });
+        }
+
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Creates a session through the API and returns its id and link token.</summary>
+    public async Task<(Guid Id, string Token, Uri CustomerUrl)> CreateSessionAsync(object? body = null)
+    {
+        using var client = Portal.CreateClient();
+        using var response = await client.PostAsJsonAsync("/api/v1/sessions", body ?? new { customerName = "Test customer" });
+        response.EnsureSuccessStatusCode();
+        var json = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var url = new Uri(json.GetProperty("customerUrl").GetString()!);
+        return (json.GetProperty("id").GetGuid(), url.Segments[^1], url);
+    }
+}
