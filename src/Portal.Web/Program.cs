@@ -10,7 +10,8 @@ using Portal.Web.Features.Ingest;
 using Portal.Web.Features.Sessions;
 using Radzen;
 
-var builder = WebApplication.CreateBuilder(args);
+// Settings and static-asset manifests sit next to the assembly, wherever the portal is started from.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
 // Serve Radzen's and the framework's files straight from the build output too, not only from a publish folder.
 builder.WebHost.UseStaticWebAssets();

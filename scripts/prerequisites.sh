@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what the portal needs and is missing, or says clearly what to install.
+# Usage: scripts/prerequisites.sh [--browser]   (--browser: Chromium too, for the end-to-end tests)
+set -euo pipefail
+
+want_browser=0
+[ "${1:-}" = "--browser" ] && want_browser=1
+
+missing=()
+have_postgres() { command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }
+have_postgres || missing+=(postgresql)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+[ "$want_browser" = 1 ] && { [ -x /usr/bin/chromium ] || missing+=(chromium); }
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "error: the .NET SDK (10.0) is needed and 'dotnet' is not on PATH. Install it first: https://dot.net" >&2
+  exit 1
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "Installing missing Debian packages: ${missing[*]}"
+if [ "$(id -u)" = 0 ]; then
+  apt=(apt-get)
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  apt=(sudo apt-get)
+else
+  echo "error: these packages are missing and this user cannot install them: ${missing[*]}" >&2
+  echo "       Install them with: sudo apt-get install -y ${missing[*]}" >&2
+  echo "       (or point the portal at an existing server with ConnectionStrings__Portal instead of installing postgresql)" >&2
+  exit 1
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "error: no apt-get on this machine; install these yourself: ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${apt[@]}" update -qq
+"${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "Installed: ${missing[*]}"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test: unit, PostgreSQL, web and end-to-end in Chromium. Installs what is missing first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/prerequisites.sh --browser
+dotnet build Portal.sln -c Release -nologo -v quiet -warnaserror
+log=$(mktemp)
+status=0
+dotnet test Portal.sln -c Release --no-build -nologo 2>&1 | tee "$log" || status=$?
+passed=$(grep -oE 'Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+failed=$(grep -oE 'Failed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+rm -f "$log"
+echo "Tests: ${passed} passed, ${failed} failed"
+exit "$status"
