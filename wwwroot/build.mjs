@@ -1,6 +1,13 @@
 // Bundles the customer page's test kit (with the SignalR client) into dist/, which the portal embeds.
 import { build } from "esbuild";
-import { copyFile, mkdir } from "node:fs/promises";
+import { copyFile, mkdir, readdir } from "node:fs/promises";
+
+if (process.argv.includes("--tests")) {
+  // Unit tests: each src/**/*.test.ts bundled on its own for node's test runner (types stripped by esbuild).
+  const tests = (await readdir("src", { recursive: true })).filter((f) => f.endsWith(".test.ts")).map((f) => `src/${f}`);
+  await build({ entryPoints: tests, outdir: "dist-tests", bundle: true, platform: "node", format: "esm", outExtension: { ".js": ".mjs" }, logLevel: "warning" });
+  process.exit(0);
+}
 
 await mkdir("dist", { recursive: true });
 await build({

@@ -17,6 +17,15 @@ public sealed class PortalOptions
     /// </summary>
     public List<string> AllowedOrigins { get; set; } = [];
 
+    /// <summary>
+    /// Addresses of the reverse proxies in front of the portal whose forwarding headers are believed. From anyone
+    /// else such headers are evidence of a proxy on the customer's side, not an address.
+    /// </summary>
+    public List<string> TrustedProxies { get; set; } = [];
+
+    /// <summary>Rate limits.</summary>
+    public LimitOptions Limits { get; set; } = new();
+
     /// <summary>Where the embedded PostgreSQL keeps its data when no connection string is set.</summary>
     public string DataDirectory { get; set; } = ".portal-data";
 }
@@ -39,4 +48,11 @@ public sealed class LinkOptions
 
     /// <summary>How long the idle-survival step stays quiet unless the session says otherwise.</summary>
     public int DefaultIdleSeconds { get; set; } = 75;
+}
+
+/// <summary>Rate limits, per customer link.</summary>
+public sealed class LimitOptions
+{
+    /// <summary>How many messages one link may post over plain HTTP per minute; beyond it, 429.</summary>
+    public int MessagesPerMinutePerLink { get; set; } = 300;
 }

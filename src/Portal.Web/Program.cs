@@ -45,6 +45,7 @@ builder.Services.AddAccounts();
 builder.Services.AddCustomerLink();
 builder.Services.AddIngest();
 builder.Services.AddSessions();
+builder.Services.AddSingleton<Portal.Web.Features.Diagnostics.EchoRegistry>();
 
 var app = builder.Build();
 
@@ -77,6 +78,7 @@ app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });
 app.UseMiddleware<OriginCheck>();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseRateLimiter();
 app.UseAntiforgery();
 
 app.MapStaticAssets();
@@ -85,6 +87,7 @@ app.MapAccounts();
 app.MapCustomerLink();
 app.MapIngest();
 app.MapEcho();
+app.MapProbeEndpoints();
 app.MapSessionsApi();
 
 await app.RunAsync();

@@ -1,10 +1,13 @@
 // The customer page: one button, a progress bar, each step's outcome in plain words, a verdict.
 import { Reporter } from "./reporter";
 import { runSteps, type RunView } from "./runner";
-import { echoStep } from "./steps/websocket";
 import type { Step } from "./result";
-
-const steps: Step[] = [echoStep];
+import { environmentStep } from "./steps/environment";
+import { downloadStep, longPollStep, pingStep, uploadStep } from "./steps/http";
+import { signalrStep } from "./steps/signalr";
+import { sseStep } from "./steps/sse";
+import { targetsStep } from "./steps/targets";
+import { closeStep, echoStep, idleStep, messagesStep } from "./steps/websocket";
 
 function el<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -12,8 +15,31 @@ function el<T extends HTMLElement>(id: string): T {
   return found as T;
 }
 
+/** The battery, in the order the customer sees it: quick answers first, the long idle wait last. */
+export function battery(token: string, idleSeconds: number, targets: readonly string[]): Step[] {
+  return [
+    environmentStep,
+    pingStep,
+    echoStep,
+    messagesStep,
+    closeStep,
+    sseStep,
+    longPollStep,
+    signalrStep(token),
+    downloadStep,
+    uploadStep,
+    targetsStep(targets),
+    idleStep(idleSeconds),
+  ];
+}
+
 function main(): void {
   const token = decodeURIComponent(location.pathname.split("/")[2] ?? "");
+  const body = document.body;
+  const idleSeconds = Number(body.dataset.idleSeconds ?? "75");
+  const targets = JSON.parse(body.dataset.targets ?? "[]") as string[];
+  const only = new URLSearchParams(location.search).get("steps")?.split(",");
+  const steps = battery(token, idleSeconds, targets).filter((s) => !only || only.includes(s.name));
   const button = el<HTMLButtonElement>("run");
   const progress = el<HTMLProgressElement>("progress");
   const current = el<HTMLElement>("current");
@@ -21,17 +47,19 @@ function main(): void {
   const verdict = el<HTMLElement>("verdict");
   const reporter = new Reporter(token);
   const connected = reporter.connect();
+  let running = false;
 
   const view: RunView = {
     started(step, index, total) {
       progress.max = total;
       progress.value = index;
-      current.textContent = `Running: ${step.label}…`;
+      current.textContent = `Running ${index + 1} of ${total}: ${step.label}…`;
     },
     finished(step, outcome) {
       const item = document.createElement("li");
       item.className = `outcome ${outcome.status}`;
       item.dataset.step = step.name;
+      item.dataset.status = outcome.status;
       item.textContent = `${step.label}: ${outcome.summary}`;
       list.append(item);
       progress.value += 1;
@@ -43,19 +71,31 @@ function main(): void {
       verdict.hidden = false;
       button.disabled = false;
       button.textContent = "Run test again";
-      document.body.dataset.state = "done";
-      document.body.dataset.transport = reporter.transport;
+      body.dataset.state = "done";
+      body.dataset.transport = reporter.transport;
     },
   };
 
-  button.addEventListener("click", async () => {
+  const run = async () => {
+    if (running) return;
+    running = true;
     button.disabled = true;
     list.replaceChildren();
     verdict.hidden = true;
-    document.body.dataset.state = "running";
-    await connected;
-    await runSteps(steps, reporter, view);
-  });
+    body.dataset.state = "running";
+    body.dataset.runs = String(Number(body.dataset.runs ?? "0") + 1);
+    try {
+      await connected;
+      await runSteps(steps, reporter, view);
+    } finally {
+      running = false;
+    }
+  };
+
+  button.addEventListener("click", () => void run());
+  reporter.onRunAgain(() => void run());
+  addEventListener("pagehide", () => reporter.beacon());
+  document.addEventListener("visibilitychange", () => { if (document.visibilityState === "hidden") reporter.beacon(); });
   button.disabled = false;
 }
 

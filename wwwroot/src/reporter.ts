@@ -7,6 +7,7 @@ import type { Result } from "./result";
 
 export type Message =
   | { kind: "result"; result: Result }
+  | { kind: "observe"; runId: string; id: string }
   | { kind: "complete"; runId: string; verdict: string };
 
 interface Ack { id: string; stored: boolean; transport: string }
@@ -27,6 +28,7 @@ class Outbox {
   }
   add(m: Message): void { this.items.push(m); this.save(); }
   peek(): Message | undefined { return this.items[0]; }
+  at(i: number): Message | undefined { return this.items[i]; }
   remove(m: Message): void { this.items = this.items.filter((x) => x !== m); this.save(); }
   get size(): number { return this.items.length; }
 }
@@ -35,6 +37,7 @@ export class Reporter {
   private readonly outbox: Outbox;
   private hub: HubConnection | null = null;
   private flushing: Promise<void> | null = null;
+  private runAgain: () => void = () => undefined;
   /** How the last message reached the portal: websockets, serversentevents, longpolling or http. */
   transport = "none";
 
@@ -54,6 +57,7 @@ export class Reporter {
       .configureLogging(LogLevel.None)
       .build();
     hub.onreconnected(() => void this.flush());
+    hub.on("runAgain", () => this.runAgain());
     try {
       await hub.start();
       this.hub = hub;
@@ -61,6 +65,23 @@ export class Reporter {
       this.hub = null;
     }
     await this.flush();
+  }
+
+  /** Calls `handler` when an engineer asks this page to run the test again. */
+  onRunAgain(handler: () => void): void { this.runAgain = handler; }
+
+  /**
+   * Hands whatever is still waiting to the browser as beacons when the page is being hidden or closed. A beacon
+   * gets no acknowledgement, so the messages stay in the outbox; if they did arrive, sending them again later is
+   * harmless.
+   */
+  beacon(): void {
+    if (typeof navigator.sendBeacon !== "function") return;
+    for (let m = this.outbox.peek(), i = 0; m && i < 50; i++) {
+      const [path, body] = this.route(m);
+      navigator.sendBeacon(`/api/runs/${encodeURIComponent(this.token)}/${path}`, JSON.stringify(body));
+      m = this.outbox.at(i + 1);
+    }
   }
 
   /** Queues a message and tries to deliver everything that is waiting. */
@@ -86,17 +107,26 @@ export class Reporter {
     }
   }
 
+  private route(m: Message): [string, unknown] {
+    switch (m.kind) {
+      case "result": return ["results", m.result];
+      case "observe": return ["observe", { runId: m.runId, id: m.id }];
+      case "complete": return ["complete", { runId: m.runId, verdict: m.verdict }];
+    }
+  }
+
   private async deliver(m: Message): Promise<Ack | null> {
     if (this.hub?.state === HubConnectionState.Connected) {
       try {
-        return m.kind === "result"
-          ? await this.hub.invoke<Ack>("Report", m.result)
-          : await this.hub.invoke<Ack>("Complete", m.runId, m.verdict);
+        switch (m.kind) {
+          case "result": return await this.hub.invoke<Ack>("Report", m.result);
+          case "observe": return await this.hub.invoke<Ack>("Observe", m.runId, m.id);
+          case "complete": return await this.hub.invoke<Ack>("Complete", m.runId, m.verdict);
+        }
       } catch { /* fall through to plain HTTP */ }
     }
     try {
-      const path = m.kind === "result" ? "results" : "complete";
-      const body = m.kind === "result" ? m.result : { runId: m.runId, verdict: m.verdict };
+      const [path, body] = this.route(m);
       const response = await fetch(`/api/runs/${encodeURIComponent(this.token)}/${path}`, {
         method: "POST",
         headers: { "Content-Type": "application/json" },

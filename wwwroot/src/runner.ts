@@ -12,6 +12,8 @@ export interface RunView {
 export async function runSteps(steps: readonly Step[], reporter: Reporter, view: RunView): Promise<void> {
   const runId = uuid();
   const outcomes: StepOutcome[] = [];
+  // The portal records what it sees of this page's own connection (address, proxy headers, protocol) with the run.
+  void reporter.send({ kind: "observe", runId, id: uuid() });
   for (const [i, step] of steps.entries()) {
     view.started(step, i, steps.length);
     const outcome = await runOne(step);

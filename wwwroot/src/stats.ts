@@ -1,4 +1,4 @@
-// Small, exact statistics over samples in milliseconds.
+// Small, exact statistics over samples in milliseconds. Pure functions: unit-tested in stats.test.ts.
 
 /** The value at quantile q (0..1) of the samples, by linear interpolation between closest ranks. */
 export function quantile(samples: readonly number[], q: number): number | null {
@@ -12,15 +12,63 @@ export function quantile(samples: readonly number[], q: number): number | null {
   return a + (b - a) * (pos - lo);
 }
 
-/** Rounds to a tenth of a millisecond, enough for loopback figures. */
+/** Rounds to a tenth, enough for loopback figures; null stays null. */
 export function round(value: number | null): number | null {
   return value === null ? null : Math.round(value * 10) / 10;
 }
 
-export function summarize(samples: readonly number[]): { min: number | null; median: number | null; max: number | null } {
+/** Jitter as the mean absolute difference between consecutive samples (RFC 3550's idea, without smoothing). */
+export function jitter(samples: readonly number[]): number | null {
+  if (samples.length < 2) return null;
+  let sum = 0;
+  for (let i = 1; i < samples.length; i++) sum += Math.abs(samples[i]! - samples[i - 1]!);
+  return sum / (samples.length - 1);
+}
+
+/** Throughput in Mbit/s of `bytes` moved in `ms` milliseconds. */
+export function mbitPerSecond(bytes: number, ms: number): number | null {
+  if (ms <= 0) return null;
+  return (bytes * 8) / (ms * 1000);
+}
+
+/**
+ * When a socket that was kept quiet died, in seconds after it opened: the server's figure when it has one (it saw
+ * the cut directly), else the client's; null when it survived.
+ */
+export function idleDeath(openedAtMs: number, clientClosedAtMs: number | null, serverLivedSeconds: number | null): number | null {
+  if (serverLivedSeconds !== null) return Math.round(serverLivedSeconds * 10) / 10;
+  if (clientClosedAtMs === null) return null;
+  return Math.round((clientClosedAtMs - openedAtMs) / 100) / 10;
+}
+
+export interface Summary { min: number | null; median: number | null; p90: number | null; max: number | null; jitter: number | null }
+
+export function summarize(samples: readonly number[]): Summary {
   return {
     min: round(samples.length ? Math.min(...samples) : null),
     median: round(quantile(samples, 0.5)),
+    p90: round(quantile(samples, 0.9)),
     max: round(samples.length ? Math.max(...samples) : null),
+    jitter: round(jitter(samples)),
   };
+}
+
+/**
+ * How much a stream of events was bunched up on the way: for each event, its delay relative to the first event
+ * (arrival offset minus send offset). A buffering proxy holds events back and releases them together, so the
+ * largest such lag grows while the gaps between arrivals collapse to near zero.
+ */
+export function eventLag(sent: readonly number[], arrived: readonly number[]): { maxLagMs: number | null; bursts: number } {
+  const n = Math.min(sent.length, arrived.length);
+  if (n === 0) return { maxLagMs: null, bursts: 0 };
+  let maxLag = 0;
+  let bursts = 0;
+  for (let i = 1; i < n; i++) {
+    const lag = (arrived[i]! - arrived[0]!) - (sent[i]! - sent[0]!);
+    maxLag = Math.max(maxLag, lag);
+    const sentGap = sent[i]! - sent[i - 1]!;
+    const arrivedGap = arrived[i]! - arrived[i - 1]!;
+    if (sentGap >= 20 && arrivedGap < sentGap / 4) bursts++;
+  }
+  return { maxLagMs: Math.round(maxLag), bursts };
 }

@@ -52,7 +52,14 @@ public static class KnownSteps
     /// <summary>WebSocket echo against the portal's own echo endpoint.</summary>
     public const string WebSocketEcho = "ws.echo";
 
-    private static readonly HashSet<string> Names = new(StringComparer.Ordinal) { WebSocketEcho };
+    /// <summary>What the portal saw of the customer's own connection (a server-side observation).</summary>
+    public const string ServerConnection = "server.connection";
+
+    private static readonly HashSet<string> Names = new(StringComparer.Ordinal)
+    {
+        "env", "http.ping", "http.download", "http.upload", WebSocketEcho, "ws.messages", "ws.close", "ws.idle",
+        "sse", "longpoll", "signalr.transports", "targets", ServerConnection,
+    };
 
     /// <summary>Whether the step is one the portal knows.</summary>
     public static bool IsKnown(string step) => Names.Contains(step);

@@ -1,6 +1,7 @@
 // WebSocket steps, against the portal's own echo endpoint.
 import type { Step, StepOutcome } from "../result";
-import { summarize } from "../stats";
+import { uuid } from "../ids";
+import { idleDeath, round, summarize } from "../stats";
 
 /** The URL of the portal's echo endpoint, on the scheme and host the page came from. */
 export function echoUrl(): string {
@@ -8,14 +9,19 @@ export function echoUrl(): string {
   return `${scheme}//${location.host}/diag/ws/echo`;
 }
 
+export class StepError extends Error {
+  constructor(message: string, readonly closeCode: number | null) { super(message); }
+}
+
 /** Opens a socket, resolving when it opens and rejecting with the close code when it never does. */
-function open(url: string, signal: AbortSignal): Promise<WebSocket> {
+export function open(url: string, signal: AbortSignal): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     if (typeof WebSocket === "undefined") {
       reject(new StepError("WebSocket is not available in this browser", null));
       return;
     }
     const ws = new WebSocket(url);
+    ws.binaryType = "arraybuffer";
     const abort = () => { ws.close(); reject(new StepError("timed out while opening", null)); };
     signal.addEventListener("abort", abort, { once: true });
     ws.onopen = () => { signal.removeEventListener("abort", abort); resolve(ws); };
@@ -23,8 +29,8 @@ function open(url: string, signal: AbortSignal): Promise<WebSocket> {
   });
 }
 
-/** Sends one message and waits for its echo; resolves with the round trip in ms. */
-function roundTrip(ws: WebSocket, payload: string, signal: AbortSignal): Promise<number> {
+/** Sends one message and waits for its echo (compared by size and, for text, content); resolves with the round trip. */
+export function roundTrip(ws: WebSocket, payload: string | Uint8Array, signal: AbortSignal): Promise<number> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const cleanup = () => {
@@ -33,11 +39,12 @@ function roundTrip(ws: WebSocket, payload: string, signal: AbortSignal): Promise
       signal.removeEventListener("abort", onAbort);
     };
     const onMessage = (e: MessageEvent) => {
-      if (e.data !== payload) return;
+      const same = typeof payload === "string" ? e.data === payload : e.data instanceof ArrayBuffer && e.data.byteLength === payload.byteLength;
+      if (!same) return;
       cleanup();
       resolve(performance.now() - started);
     };
-    const onClose = (e: CloseEvent) => { cleanup(); reject(new StepError("closed during the echo", e.code)); };
+    const onClose = (e: CloseEvent) => { cleanup(); reject(new StepError(`closed during the echo (code ${e.code})`, e.code)); };
     const onAbort = () => { cleanup(); reject(new StepError("timed out waiting for an echo", null)); };
     ws.addEventListener("message", onMessage);
     ws.addEventListener("close", onClose);
@@ -46,57 +53,193 @@ function roundTrip(ws: WebSocket, payload: string, signal: AbortSignal): Promise
   });
 }
 
-/** Closes the socket from the client side and resolves with the close code the browser saw. */
-function close(ws: WebSocket, signal: AbortSignal): Promise<number | null> {
+/** Resolves with the close code the browser reports once the socket closes (null on abort). */
+function closed(ws: WebSocket, signal: AbortSignal): Promise<CloseEvent | null> {
   return new Promise((resolve) => {
     if (ws.readyState === WebSocket.CLOSED) { resolve(null); return; }
     const onAbort = () => resolve(null);
     signal.addEventListener("abort", onAbort, { once: true });
-    ws.addEventListener("close", (e) => { signal.removeEventListener("abort", onAbort); resolve(e.code); }, { once: true });
-    ws.close(1000, "done");
+    ws.addEventListener("close", (e) => { signal.removeEventListener("abort", onAbort); resolve(e); }, { once: true });
   });
 }
 
-export class StepError extends Error {
-  constructor(message: string, readonly closeCode: number | null) { super(message); }
+function failure(url: string, e: unknown, metrics: Record<string, number | null>, opened: boolean): StepOutcome {
+  const err = e instanceof StepError ? e : new StepError(String(e), null);
+  return {
+    status: "fail",
+    metrics: { ...metrics, closeCode: err.closeCode },
+    detail: { url, error: err.message },
+    summary: opened ? `WebSocket opened but ${err.message}.` : `WebSocket could not connect (${err.message}).`,
+  };
 }
 
-/** Echo: time to open, 10 round trips, the close code. */
+/** Handshake time, 20 echo round trips, and the code of a close the client starts. */
 export const echoStep: Step = {
   name: "ws.echo",
   label: "WebSocket echo",
   timeoutMs: 10_000,
-  async run(signal): Promise<StepOutcome> {
+  async run(signal) {
     const url = echoUrl();
     const started = performance.now();
     let openMs: number | null = null;
     const rtts: number[] = [];
     try {
       const ws = await open(url, signal);
-      openMs = performance.now() - started;
-      for (let i = 0; i < 10; i++) {
-        rtts.push(await roundTrip(ws, `echo ${i} ${Date.now()}`, signal));
-      }
-      const closeCode = await close(ws, signal);
+      openMs = round(performance.now() - started);
+      for (let i = 0; i < 20; i++) rtts.push(await roundTrip(ws, `echo ${i} ${Date.now()}`, signal));
+      const done = closed(ws, signal);
+      ws.close(1000, "done");
+      const closeCode = (await done)?.code ?? null;
       const s = summarize(rtts);
       const clean = closeCode === 1000;
       return {
         status: clean ? "pass" : "warn",
-        metrics: { openMs: Math.round(openMs * 10) / 10, samples: rtts.length, rttMinMs: s.min, rttMedianMs: s.median, rttMaxMs: s.max, closeCode },
+        metrics: { openMs, samples: rtts.length, rttMinMs: s.min, rttMedianMs: s.median, rttP90Ms: s.p90, rttMaxMs: s.max, jitterMs: s.jitter, closeCode },
         detail: { url },
         summary: clean
-          ? `WebSocket works: opened in ${Math.round(openMs)} ms, echo ${s.median} ms.`
+          ? `WebSocket works: opened in ${Math.round(openMs ?? 0)} ms, echo ${s.median} ms.`
           : `WebSocket echoed, but closed with code ${closeCode ?? "unknown"}.`,
       };
     } catch (e) {
-      const err = e instanceof StepError ? e : new StepError(String(e), null);
       const s = summarize(rtts);
-      return {
-        status: "fail",
-        metrics: { openMs: openMs === null ? null : Math.round(openMs * 10) / 10, samples: rtts.length, rttMinMs: s.min, rttMedianMs: s.median, rttMaxMs: s.max, closeCode: err.closeCode },
-        detail: { url, error: err.message },
-        summary: openMs === null ? `WebSocket could not connect (${err.message}).` : `WebSocket opened but ${err.message}.`,
-      };
+      return failure(url, e, { openMs, samples: rtts.length, rttMinMs: s.min, rttMedianMs: s.median, rttP90Ms: s.p90, rttMaxMs: s.max }, openMs !== null);
     }
   },
 };
+
+/** Incompressible bytes, filled 64 KiB at a time (getRandomValues' limit). */
+export function randomBytes(size: number): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i += 65536) crypto.getRandomValues(bytes.subarray(i, Math.min(i + 65536, size)));
+  return bytes;
+}
+
+/** Text and binary messages of 1 KiB, 64 KiB and 1 MiB: the largest of each that came back. */
+export const messagesStep: Step = {
+  name: "ws.messages",
+  label: "WebSocket message sizes",
+  timeoutMs: 15_000,
+  async run(signal) {
+    const url = echoUrl();
+    const sizes = [1024, 64 * 1024, 1024 * 1024];
+    const largest = { text: 0, binary: 0 };
+    const failed: string[] = [];
+    for (const kind of ["text", "binary"] as const) {
+      let ws: WebSocket | null = null;
+      for (const size of sizes) {
+        try {
+          ws ??= await open(url, signal);
+          const payload = kind === "text" ? "x".repeat(size) : randomBytes(size);
+          await roundTrip(ws, payload, signal);
+          largest[kind] = size;
+        } catch (e) {
+          failed.push(`${kind} ${size / 1024} KiB: ${e instanceof Error ? e.message : String(e)}`);
+          ws = null;
+          break;
+        }
+      }
+      ws?.close(1000, "done");
+    }
+    const all = largest.text === sizes[2] && largest.binary === sizes[2];
+    const small = largest.text >= 1024 && largest.binary >= 1024;
+    return {
+      status: all ? "pass" : small ? "warn" : "fail",
+      metrics: { largestTextBytes: largest.text, largestBinaryBytes: largest.binary },
+      detail: { url, failed },
+      summary: all
+        ? "WebSocket carries messages of every size tested, up to 1 MiB."
+        : `WebSocket messages larger than ${Math.min(largest.text, largest.binary) / 1024} KiB did not get through.`,
+    };
+  },
+};
+
+/** A close started by the client and one started by the server: the codes the browser saw. */
+export const closeStep: Step = {
+  name: "ws.close",
+  label: "WebSocket closing",
+  timeoutMs: 8_000,
+  async run(signal) {
+    const url = echoUrl();
+    try {
+      const a = await open(url, signal);
+      const clientSide = closed(a, signal);
+      a.close(1000, "client done");
+      const clientCode = (await clientSide)?.code ?? null;
+
+      const b = await open(url, signal);
+      const serverSide = closed(b, signal);
+      b.send("!close 4000 server done");
+      const serverCode = (await serverSide)?.code ?? null;
+
+      const ok = clientCode === 1000 && serverCode === 4000;
+      return {
+        status: ok ? "pass" : "warn",
+        metrics: { clientCloseCode: clientCode, serverCloseCode: serverCode },
+        detail: { url, expected: { client: 1000, server: 4000 } },
+        summary: ok
+          ? "WebSocket closes cleanly from both ends."
+          : `WebSocket close codes were ${clientCode ?? "none"} (client) and ${serverCode ?? "none"} (server); 1005/1006 mean the close was lost on the way.`,
+      };
+    } catch (e) {
+      return failure(url, e, {}, false);
+    }
+  },
+};
+
+/** Opens a socket, keeps it quiet for the session's idle time, then echoes: did it survive, and if not, for how long did it live? */
+export function idleStep(idleSeconds: number): Step {
+  return {
+    name: "ws.idle",
+    label: `WebSocket kept idle for ${idleSeconds} s`,
+    timeoutMs: (idleSeconds + 15) * 1000,
+    async run(signal) {
+      const url = echoUrl();
+      const id = uuid();
+      try {
+        const ws = await open(url, signal);
+        await roundTrip(ws, `!hello ${id}`, signal);
+        const openedAt = Date.now();
+        let clientClosedAt: number | null = null;
+        let closeCode: number | null = null;
+        ws.addEventListener("close", (e) => { clientClosedAt = Date.now(); closeCode = e.code; }, { once: true });
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, idleSeconds * 1000);
+          ws.addEventListener("close", () => { clearTimeout(timer); resolve(); }, { once: true });
+          signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
+        });
+        let survived = false;
+        if (clientClosedAt === null) {
+          try {
+            await roundTrip(ws, "still there?", signal);
+            survived = true;
+            ws.close(1000, "done");
+          } catch { /* it died just now */ }
+        }
+        const server = survived ? null : await serverRecord(id);
+        const diedAfter = survived ? null : idleDeath(openedAt, clientClosedAt ?? Date.now(), server?.livedSeconds ?? null);
+        return {
+          status: survived ? "pass" : "fail",
+          metrics: { idleSeconds, survived: survived ? 1 : 0, diedAfterSeconds: diedAfter, closeCode, serverLivedSeconds: server?.livedSeconds ?? null },
+          detail: { url, serverSaw: server?.how ?? null },
+          summary: survived
+            ? `A quiet WebSocket survived ${idleSeconds} s.`
+            : `A quiet WebSocket was cut after about ${diedAfter} s: something on the way closes idle connections.`,
+        };
+      } catch (e) {
+        return failure(url, e, { idleSeconds }, false);
+      }
+    },
+  };
+}
+
+async function serverRecord(id: string): Promise<{ livedSeconds: number | null; how: string | null } | null> {
+  for (let i = 0; i < 10; i++) {
+    const response = await fetch(`/diag/ws/closed/${encodeURIComponent(id)}`, { cache: "no-store" });
+    if (response.ok) {
+      const body = (await response.json()) as { livedSeconds: number | null; how: string | null };
+      if (body.livedSeconds !== null) return body;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return null;
+}

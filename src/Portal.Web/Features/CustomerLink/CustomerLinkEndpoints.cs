@@ -6,10 +6,19 @@ namespace Portal.Web.Features.CustomerLink;
 /// <summary>Maps the customer's page, <c>/t/{token}</c>.</summary>
 public static class CustomerLinkEndpoints
 {
-    /// <summary>The Content-Security-Policy of customer pages: only the portal's own script, style and connections.</summary>
-    public const string ContentSecurityPolicy =
-        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; " +
-        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+    /// <summary>
+    /// The Content-Security-Policy of customer pages: only the portal's own script and style; connections to the portal
+    /// and to the session's own targets, nothing else.
+    /// </summary>
+    public static string ContentSecurityPolicy(IEnumerable<string> targets)
+    {
+        var origins = targets
+            .Select(t => Uri.TryCreate(t, UriKind.Absolute, out var u) ? u.GetLeftPart(UriPartial.Authority) : null)
+            .OfType<string>()
+            .Distinct(StringComparer.OrdinalIgnoreCase);
+        return $"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' {string.Join(' ', origins)}".TrimEnd() +
+            "; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+    }
 
     /// <summary>Registers the services of customer links.</summary>
     public static IServiceCollection AddCustomerLink(this IServiceCollection services) => services.AddSingleton<KitAssets>();
@@ -24,13 +33,13 @@ public static class CustomerLinkEndpoints
 
     private static async Task<IResult> ShowAsync(string token, HttpContext context, PortalDbContext db, TimeProvider time, KitAssets kit, CancellationToken cancellationToken)
     {
+        var (state, session) = await CustomerLinks.ResolveAsync(db, token, time.GetUtcNow(), cancellationToken);
         var headers = context.Response.Headers;
-        headers.ContentSecurityPolicy = ContentSecurityPolicy;
+        headers.ContentSecurityPolicy = ContentSecurityPolicy(state == LinkState.Valid ? session!.Targets : []);
         headers["Referrer-Policy"] = "no-referrer";
         headers.XContentTypeOptions = "nosniff";
         headers.CacheControl = "no-store";
 
-        var (state, session) = await CustomerLinks.ResolveAsync(db, token, time.GetUtcNow(), cancellationToken);
         var style = kit.Url("kit.css");
         return state switch
         {

@@ -1,11 +1,16 @@
 using System.Buffers;
+using System.Globalization;
 using System.Net.WebSockets;
+using System.Text;
 
 namespace Portal.Web.Features.Diagnostics;
 
 /// <summary>
 /// <c>/diag/ws/echo</c>: a WebSocket that sends every message back as it came, text as text and binary as
-/// binary, and closes with 1009 (message too big) above <see cref="MaxMessageBytes"/>.
+/// binary, and closes with 1009 (message too big) above <see cref="MaxMessageBytes"/>. Two short text commands
+/// serve the close and idle steps: <c>!close CODE</c> makes the server start the closing handshake, and
+/// <c>!hello ID</c> names the connection so that <c>GET /diag/ws/closed/ID</c> later tells when, by the server's
+/// clock, it ended.
 /// </summary>
 public static class EchoEndpoint
 {
@@ -29,16 +34,22 @@ public static class EchoEndpoint
             }
 
             using var socket = await context.WebSockets.AcceptWebSocketAsync();
-            await EchoAsync(socket, context.RequestAborted);
+            var registry = context.RequestServices.GetRequiredService<EchoRegistry>();
+            await EchoAsync(socket, registry, context.RequestAborted);
         }).AllowAnonymous();
+        endpoints.MapGet(Path[..Path.LastIndexOf('/')] + "/closed/{id}", (string id, EchoRegistry registry) =>
+            registry.Find(id) is { } end ? Results.Ok(end) : Results.NotFound()).AllowAnonymous();
         return endpoints;
     }
 
     /// <summary>Echoes until the peer closes, then completes the closing handshake.</summary>
-    public static async Task EchoAsync(WebSocket socket, CancellationToken cancellationToken)
+    public static async Task EchoAsync(WebSocket socket, EchoRegistry registry, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(socket);
+        ArgumentNullException.ThrowIfNull(registry);
         var message = new ArrayBufferWriter<byte>(64 * 1024);
+        string? name = null;
+        var how = "abort";
         try
         {
             while (socket.State == WebSocketState.Open)
@@ -46,6 +57,7 @@ public static class EchoEndpoint
                 var received = await socket.ReceiveAsync(message.GetMemory(16 * 1024), cancellationToken);
                 if (received.MessageType == WebSocketMessageType.Close)
                 {
+                    how = "client-close";
                     await socket.CloseOutputAsync(socket.CloseStatus ?? WebSocketCloseStatus.NormalClosure, socket.CloseStatusDescription, cancellationToken);
                     return;
                 }
@@ -59,6 +71,23 @@ public static class EchoEndpoint
 
                 if (received.EndOfMessage)
                 {
+                    if (received.MessageType == WebSocketMessageType.Text && message.WrittenCount < 200 && message.WrittenSpan[0] == (byte)'!')
+                    {
+                        var command = Encoding.UTF8.GetString(message.WrittenSpan).Split(' ', 3);
+                        if (command[0] == "!close" && command.Length > 1 && int.TryParse(command[1], NumberStyles.None, CultureInfo.InvariantCulture, out var code) && code is >= 1000 and <= 4999)
+                        {
+                            how = "server-close";
+                            await socket.CloseAsync((WebSocketCloseStatus)code, command.Length > 2 ? command[2] : "closed by server", cancellationToken);
+                            return;
+                        }
+
+                        if (command[0] == "!hello" && command.Length > 1 && command[1].Length <= 64)
+                        {
+                            name = command[1];
+                            registry.Opened(name);
+                        }
+                    }
+
                     await socket.SendAsync(message.WrittenMemory, received.MessageType, endOfMessage: true, cancellationToken);
                     message.ResetWrittenCount();
                 }
@@ -66,7 +95,14 @@ public static class EchoEndpoint
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
         {
-            // The peer went away without a closing handshake; nothing to echo any more.
+            // The peer (or a proxy on the way) went away without a closing handshake; nothing to echo any more.
+        }
+        finally
+        {
+            if (name is not null)
+            {
+                registry.Ended(name, how);
+            }
         }
     }
 }

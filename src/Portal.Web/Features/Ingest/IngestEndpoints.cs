@@ -15,11 +15,35 @@ public static class IngestEndpoints
     /// <summary>The largest body the HTTP fallback reads: a result at its limit plus room for escaping.</summary>
     public const int MaxBodyBytes = ResultValidator.MaxResultBytes + 1024;
 
+    /// <summary>The rate-limit policy of messages posted with a link.</summary>
+    public const string PerLinkPolicy = "per-link";
+
     /// <summary>Adds SignalR and the ingest services.</summary>
     public static IServiceCollection AddIngest(this IServiceCollection services)
     {
         services.AddSingleton<RunIngest>();
         services.AddSingleton<ResultReception>();
+        services.AddSingleton<ConnectionObserver>();
+        services.AddRateLimiter(o =>
+        {
+            // 429 with a reason, not the middleware's default 503: the client is asked to slow down, the server is fine.
+            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            o.OnRejected = async (context, cancellationToken) =>
+            {
+                context.HttpContext.Response.Headers.RetryAfter = "60";
+                await context.HttpContext.Response.WriteAsJsonAsync(
+                    new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = 429, Title = "Too many messages for this link.", Detail = "Slow down and retry after a minute." },
+                    options: null, contentType: "application/problem+json", cancellationToken);
+            };
+            o.AddPolicy(PerLinkPolicy, context =>
+            {
+                var limit = context.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<PortalOptions>>().CurrentValue.Limits.MessagesPerMinutePerLink;
+                var token = context.Request.RouteValues["token"] as string ?? "";
+                return System.Threading.RateLimiting.RateLimitPartition.GetFixedWindowLimiter(
+                    Convert.ToHexString(Portal.Core.Sessions.CapabilityToken.Hash(token)),
+                    _ => new System.Threading.RateLimiting.FixedWindowRateLimiterOptions { PermitLimit = limit, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 });
+            });
+        });
         services.AddSignalR(o =>
         {
             o.MaximumReceiveMessageSize = MaxBodyBytes;
@@ -33,9 +57,10 @@ public static class IngestEndpoints
     {
         endpoints.MapHub<RunHub>(RunHub.Path, o => o.AllowStatefulReconnects = true);
 
-        var runs = endpoints.MapGroup("/api/runs/{token}").RequireAuthorization(Policies.Customer).DisableAntiforgery();
+        var runs = endpoints.MapGroup("/api/runs/{token}").RequireAuthorization(Policies.Customer).RequireRateLimiting(PerLinkPolicy).DisableAntiforgery();
         runs.MapPost("/results", ReportAsync);
         runs.MapPost("/complete", CompleteAsync);
+        runs.MapPost("/observe", ObserveAsync);
         return endpoints;
     }
 
@@ -62,6 +87,25 @@ public static class IngestEndpoints
 
         var received = await reception.CompleteAsync(
             CustomerLinkAuthenticationHandler.SessionOf(context.User), body.Value?.RunId ?? Guid.Empty, body.Value?.Verdict, "http", context.Request.Headers.UserAgent, cancellationToken);
+        return received.Ack is { } ack ? TypedResults.Ok(ack) : Problem(received.Problem!, received.Errors);
+    }
+
+    private static async Task<Results<Ok<IngestAck>, ProblemHttpResult>> ObserveAsync(HttpContext context, ResultReception reception, ConnectionObserver observer, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await ReadAsync<ObserveRun>(context, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if (body.Value is not { } observe || observe.RunId == Guid.Empty || observe.Id == Guid.Empty)
+        {
+            return Problem("runId and id are required.");
+        }
+
+        var observation = observer.Observe(context, observe.RunId, observe.Id, "http");
+        var received = await reception.ReceiveAsync(
+            CustomerLinkAuthenticationHandler.SessionOf(context.User), observation, ResultSource.Server, "http", context.Request.Headers.UserAgent, cancellationToken);
         return received.Ack is { } ack ? TypedResults.Ok(ack) : Problem(received.Problem!, received.Errors);
     }
 
@@ -110,4 +154,6 @@ public static class IngestEndpoints
     }
 
     private sealed record CompleteRun(Guid RunId, string? Verdict);
+
+    private sealed record ObserveRun(Guid RunId, Guid Id);
 }

@@ -13,10 +13,32 @@ namespace Portal.Web.Features.Ingest;
 /// customer's network lets through.
 /// </summary>
 [Authorize(Policy = Policies.Customer)]
-public sealed class RunHub(ResultReception reception) : Hub
+public sealed class RunHub(ResultReception reception, ConnectionObserver observer, TimeProvider time) : Hub
 {
     /// <summary>The hub's path.</summary>
     public const string Path = "/hubs/run";
+
+    /// <summary>The SignalR group of a session's open customer pages.</summary>
+    public static string Group(Guid sessionId) => "session:" + sessionId.ToString("N", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Called when a new connection is established with the hub: the page joins its session's group, so <b>Run again</b> reaches it.</summary>
+    public override async Task OnConnectedAsync()
+    {
+        await Groups.AddToGroupAsync(Context.ConnectionId, Group(Session), Context.ConnectionAborted);
+        await base.OnConnectedAsync();
+    }
+
+    /// <summary>Answers with the server's clock; used by the transport step to prove a round trip.</summary>
+    public long Ping() => time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>Records what the portal sees of this connection as a server-side result of the run.</summary>
+    public async Task<IngestAck> Observe(Guid runId, Guid id)
+    {
+        var http = Context.GetHttpContext() ?? throw new HubException("No HTTP request behind this connection.");
+        var observation = observer.Observe(http, runId, id, Transport);
+        var outcome = await reception.ReceiveAsync(Session, observation, ResultSource.Server, Transport, UserAgent, Context.ConnectionAborted);
+        return outcome.Match(ack => ack, problem => throw new HubException(problem));
+    }
 
     /// <summary>Stores one result; the reporter forgets it once this returns.</summary>
     public async Task<IngestAck> Report(ResultSubmission result)

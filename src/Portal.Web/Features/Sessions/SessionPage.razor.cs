@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Components;
+using Microsoft.AspNetCore.SignalR;
+using Portal.Web.Features.Ingest;
 using Radzen;
 using Portal.Data.Events;
 using Portal.Web.Features.CustomerLink;
@@ -15,6 +17,7 @@ public partial class SessionPage
     private bool _notFound;
     private bool _live;
     private string? _newLink;
+    private string? _notice;
     private IDisposable? _watch;
     private readonly SemaphoreSlim _reload = new(1, 1);
     private readonly CancellationTokenSource _disposed = new();
@@ -27,6 +30,9 @@ public partial class SessionPage
 
     [Inject]
     private NavigationManager Navigation { get; set; } = default!;
+
+    [Inject]
+    private IHubContext<RunHub> RunHub { get; set; } = default!;
 
     /// <summary>The session's id, from the address.</summary>
     [Parameter]
@@ -67,6 +73,12 @@ public partial class SessionPage
 
         await LoadAsync();
         await InvokeAsync(StateHasChanged);
+    }
+
+    private async Task RunAgainAsync()
+    {
+        await RunHub.Clients.Group(Ingest.RunHub.Group(Id)).SendAsync("runAgain", _disposed.Token);
+        _notice = "Asked the customer's page to run the test again. A new run appears here when it starts.";
     }
 
     private async Task RenewLinkAsync()

@@ -1,0 +1,77 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.Extensions.Options;
+using Portal.Core.Results;
+
+namespace Portal.Web.Features.Ingest;
+
+/// <summary>
+/// Describes the customer's own request as the portal received it: the client address (forwarding headers are
+/// believed only from configured trusted proxies; from anyone else they are evidence of a proxy), proxy headers,
+/// HTTP version, whether a WebSocket upgrade kept its <c>Upgrade</c>/<c>Connection</c> headers, and TLS details
+/// where Kestrel terminated TLS.
+/// </summary>
+public sealed class ConnectionObserver(IOptionsMonitor<PortalOptions> options)
+{
+    /// <summary>Headers that proxies add or that only proxies send.</summary>
+    public static readonly string[] ProxyHeaders =
+    [
+        "Via", "Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port", "X-Real-IP",
+        "X-Client-IP", "X-Proxy-ID", "X-BlueCoat-Via", "Proxy-Connection", "X-Cache", "X-Squid-Error", "Client-IP", "X-Originating-IP",
+    ];
+
+    /// <summary>Builds the <c>server.connection</c> result of a run from the request that carried it.</summary>
+    public ResultSubmission Observe(HttpContext context, Guid runId, Guid id, string transport)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var request = context.Request;
+        var remote = context.Connection.RemoteIpAddress;
+        var trusted = remote is not null && IsTrusted(remote);
+        var proxyHeaders = ProxyHeaders
+            .Where(h => request.Headers.ContainsKey(h))
+            .ToDictionary(h => h, h => request.Headers[h].ToString(), StringComparer.Ordinal);
+        var forwardedFor = request.Headers["X-Forwarded-For"].ToString();
+        var clientAddress = trusted && forwardedFor.Length > 0
+            ? forwardedFor.Split(',').Select(a => a.Trim()).Last(a => !IPAddress.TryParse(a, out var ip) || !IsTrusted(ip))
+            : remote?.ToString();
+        // Headers our own trusted proxies add are theirs, not the customer's network's.
+        var foreign = trusted ? proxyHeaders.Keys.Where(h => h is not ("X-Forwarded-For" or "X-Forwarded-Proto" or "X-Forwarded-Host" or "X-Forwarded-Port" or "X-Real-IP")).ToList() : [.. proxyHeaders.Keys];
+        var tls = context.Features.Get<ITlsHandshakeFeature>();
+        var isUpgrade = context.WebSockets.IsWebSocketRequest || transport == "websockets";
+        var detail = new Dictionary<string, object?>
+        {
+            ["clientAddress"] = clientAddress,
+            ["peerAddress"] = remote?.ToString(),
+            ["viaTrustedProxy"] = trusted,
+            ["httpProtocol"] = request.Protocol,
+            ["transport"] = transport,
+            ["proxyHeaders"] = proxyHeaders,
+            ["foreignProxyHeaders"] = foreign,
+            ["upgradeHeader"] = isUpgrade ? request.Headers.Upgrade.ToString() : null,
+            ["connectionHeader"] = isUpgrade ? request.Headers.Connection.ToString() : null,
+            ["tlsProtocol"] = tls?.Protocol.ToString(),
+            ["tlsCipher"] = tls?.NegotiatedCipherSuite?.ToString(),
+            ["userAgent"] = request.Headers.UserAgent.ToString(),
+            ["summary"] = foreign.Count > 0
+                ? $"The portal saw proxy headers from the customer's network: {string.Join(", ", foreign)}."
+                : "The portal saw no proxy between the customer and itself.",
+        };
+        var metrics = new Dictionary<string, object?>
+        {
+            ["httpVersion"] = request.Protocol switch { "HTTP/1.0" => 1.0, "HTTP/1.1" => 1.1, "HTTP/2" => 2, "HTTP/3" => 3, _ => null },
+            ["foreignProxyHeaders"] = foreign.Count,
+            ["tls"] = tls is null ? 0 : 1,
+            ["upgradeHeadersPresent"] = isUpgrade ? (request.Headers.Upgrade.Count > 0 && request.Headers.Connection.ToString().Contains("upgrade", StringComparison.OrdinalIgnoreCase) ? 1 : 0) : null,
+        };
+        return new ResultSubmission(
+            id, runId, KnownSteps.ServerConnection, foreign.Count > 0 ? ResultStatus.Warn : ResultStatus.Pass,
+            JsonSerializer.SerializeToElement(metrics), JsonSerializer.SerializeToElement(detail), DateTimeOffset.UtcNow);
+    }
+
+    private bool IsTrusted(IPAddress address)
+    {
+        var plain = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+        return options.CurrentValue.TrustedProxies.Any(p => IPAddress.TryParse(p, out var ip) && ip.Equals(plain));
+    }
+}

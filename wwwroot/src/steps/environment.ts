@@ -1,0 +1,44 @@
+// The customer's browser and its clock.
+import type { Step } from "../result";
+
+interface NetworkInformation { effectiveType?: string; downlink?: number; rtt?: number; saveData?: boolean; type?: string }
+
+export const environmentStep: Step = {
+  name: "env",
+  label: "Browser and clock",
+  timeoutMs: 5_000,
+  async run(signal) {
+    const t0 = Date.now();
+    const response = await fetch("/diag/time", { cache: "no-store", signal });
+    const t1 = Date.now();
+    const { serverTime } = (await response.json()) as { serverTime: number };
+    // The server read its clock half-way through the round trip, give or take half of it.
+    const skewMs = Math.round(t0 + (t1 - t0) / 2 - serverTime);
+    const connection = (navigator as Navigator & { connection?: NetworkInformation }).connection;
+    const skewed = Math.abs(skewMs) > 120_000;
+    return {
+      status: skewed ? "warn" : "pass",
+      metrics: {
+        clockSkewMs: skewMs,
+        clockUncertaintyMs: Math.round((t1 - t0) / 2),
+        screenWidth: screen.width,
+        screenHeight: screen.height,
+        devicePixelRatio: window.devicePixelRatio,
+        downlinkMbps: connection?.downlink ?? null,
+        effectiveRttMs: connection?.rtt ?? null,
+      },
+      detail: {
+        userAgent: navigator.userAgent,
+        platform: navigator.platform,
+        languages: [...navigator.languages],
+        timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+        cookiesEnabled: navigator.cookieEnabled,
+        effectiveType: connection?.effectiveType ?? null,
+        online: navigator.onLine,
+      },
+      summary: skewed
+        ? `Your computer's clock is off by ${Math.round(skewMs / 1000)} s.`
+        : "Browser details recorded; your clock is right.",
+    };
+  },
+};
