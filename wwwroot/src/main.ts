@@ -55,11 +55,12 @@ function main(): void {
       progress.value = index;
       current.textContent = `Running ${index + 1} of ${total}: ${step.label}…`;
     },
-    finished(step, outcome) {
+    finished(step, outcome, resultId) {
       const item = document.createElement("li");
       item.className = `outcome ${outcome.status}`;
       item.dataset.step = step.name;
       item.dataset.status = outcome.status;
+      item.dataset.resultId = resultId;
       item.textContent = `${step.label}: ${outcome.summary}`;
       list.append(item);
       progress.value += 1;

@@ -5,7 +5,7 @@ import type { Reporter } from "./reporter";
 
 export interface RunView {
   started(step: Step, index: number, total: number): void;
-  finished(step: Step, outcome: StepOutcome): void;
+  finished(step: Step, outcome: StepOutcome, resultId: string): void;
   done(verdict: string, ok: boolean): void;
 }
 
@@ -16,18 +16,20 @@ export async function runSteps(steps: readonly Step[], reporter: Reporter, view:
   void reporter.send({ kind: "observe", runId, id: uuid() });
   for (const [i, step] of steps.entries()) {
     view.started(step, i, steps.length);
+    const started = performance.now();
     const outcome = await runOne(step);
+    const durationMs = Math.round(performance.now() - started);
     outcomes.push(outcome);
-    view.finished(step, outcome);
     const result: Result = {
       id: uuid(),
       runId,
       step: step.name,
       status: outcome.status,
-      metrics: outcome.metrics,
+      metrics: { ...outcome.metrics, durationMs },
       detail: { ...outcome.detail, summary: outcome.summary },
       clientTime: new Date().toISOString(),
     };
+    view.finished(step, outcome, result.id);
     await reporter.send({ kind: "result", result });
   }
   const failed = outcomes.filter((o) => o.status === "fail" || o.status === "error").length;
