@@ -148,6 +148,29 @@ public class WebSocketEndpointTests(PortalFixture fixture) : IClassFixture<Porta
     }
 
     [Fact]
+    public async Task Hub_ResultOverSizeLimit_ConnectionClosedAndNothingStored()
+    {
+        var (session, token, _) = await _fixture.CreateSessionAsync();
+        using var socket = Client(SelfOrigin);
+        await socket.ConnectAsync(Ws($"/hubs/run?access_token={token}"), CancellationToken.None);
+        await SendFrameAsync(socket, """{"protocol":"json","version":1}""");
+        await ReceiveFramesAsync(socket);
+
+        await SendFrameAsync(socket, JsonSerializer.Serialize(new
+        {
+            type = 1,
+            invocationId = "1",
+            target = "Report",
+            arguments = new object[] { new { id = Guid.NewGuid(), runId = Guid.NewGuid(), step = "ws.echo", status = "pass", detail = new { blob = new string('x', 70_000) } } },
+        }));
+        var frames = await ReceiveFramesAsync(socket);
+
+        // SignalR answers a message above MaximumReceiveMessageSize with a close message and ends the connection.
+        JsonDocument.Parse(frames[^1]).RootElement.GetProperty("type").GetInt32().ShouldBe(7);
+        (await _fixture.CountAsync("SELECT count(*) FROM results WHERE session_id = $1", session)).ShouldBe(0);
+    }
+
+    [Fact]
     public async Task Hub_NoToken_Refused401()
     {
         using var socket = Client(SelfOrigin);

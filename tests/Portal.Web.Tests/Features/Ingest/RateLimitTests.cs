@@ -1,0 +1,50 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Portal.Testing;
+
+namespace Portal.Web.Tests.Features.Ingest;
+
+public sealed class RateLimitTests : IAsyncLifetime
+{
+    private PortalProcess _portal = default!;
+
+    public async Task InitializeAsync() =>
+        _portal = await PortalProcess.StartAsync("ratelimit", new Dictionary<string, string> { ["Portal__Limits__MessagesPerMinutePerLink"] = "3" });
+
+    public async Task DisposeAsync() => await _portal.DisposeAsync();
+
+    [Fact]
+    public async Task PostResult_OverThePerLinkLimit_429ProblemDetailsWhileOtherLinksStillWork()
+    {
+        using var api = _portal.CreateClient();
+        var a = await CreateAsync(api);
+        var b = await CreateAsync(api);
+        using var client = _portal.CreateClient(withApiKey: false);
+        var run = Guid.NewGuid();
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 4; i++)
+        {
+            using var response = await client.PostAsJsonAsync($"/api/runs/{a}/results", new { id = Guid.NewGuid(), runId = run, step = "ws.echo", status = "pass" });
+            statuses.Add(response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                response.Content.Headers.ContentType!.MediaType.ShouldBe("application/problem+json");
+                response.Headers.RetryAfter.ShouldNotBeNull();
+            }
+        }
+
+        using var other = await client.PostAsJsonAsync($"/api/runs/{b}/results", new { id = Guid.NewGuid(), runId = Guid.NewGuid(), step = "ws.echo", status = "pass" });
+
+        statuses.ShouldBe([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests]);
+        other.StatusCode.ShouldBe(HttpStatusCode.OK);
+    }
+
+    private static async Task<string> CreateAsync(HttpClient api)
+    {
+        using var created = await api.PostAsJsonAsync("/api/v1/sessions", new { customerName = "Limits" });
+        var body = await created.Content.ReadFromJsonAsync<JsonElement>();
+        return new Uri(body.GetProperty("customerUrl").GetString()!).Segments[^1];
+    }
+}
