@@ -1,45 +1,25 @@
-using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Playwright;
-using Npgsql;
-using Portal.Testing;
 
 namespace Portal.E2E.Tests;
 
 /// <summary>The whole in-browser battery against the local portal, in real Chromium.</summary>
-public sealed class BatteryTests : IAsyncLifetime
+public sealed class BatteryTests() : BrowserTest("battery")
 {
-    private PortalProcess _portal = default!;
-    private IPlaywright _playwright = default!;
-    private IBrowser _browser = default!;
-
-    public async Task InitializeAsync()
-    {
-        _portal = await PortalProcess.StartAsync("battery");
-        _playwright = await Playwright.CreateAsync();
-        _browser = await Chromium.LaunchAsync(_playwright);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _browser.DisposeAsync();
-        _playwright.Dispose();
-        await _portal.DisposeAsync();
-    }
-
     [Fact]
     public async Task RunTest_WholeBattery_EveryStepReportsPlausibleNumbers()
     {
-        using var api = _portal.CreateClient();
-        using var created = await api.PostAsJsonAsync("/api/v1/sessions", new { customerName = "Battery", idleSeconds = 5 });
-        var session = await created.Content.ReadFromJsonAsync<JsonElement>();
-        var page = await (await _browser.NewContextAsync()).NewPageAsync();
+        var (session, link) = await CreateSessionAsync("Battery", idleSeconds: 5);
+        var page = await (await Browser.NewContextAsync()).NewPageAsync();
 
-        await page.GotoAsync(session.GetProperty("customerUrl").GetString()!);
+        await page.GotoAsync(link);
         await page.GetByRole(AriaRole.Button, new() { Name = "Run test" }).ClickAsync();
         await page.Locator("body[data-state=done]").WaitForAsync(new() { Timeout = 60_000 });
 
-        var results = await ResultsAsync(session.GetProperty("id").GetGuid());
+        var results = (await QueryAsync(
+            "SELECT step, status, source, metrics::text, detail::text FROM results WHERE session_id = $1",
+            r => (Step: r.GetString(0), Status: r.GetString(1), Source: r.GetString(2), Metrics: JsonDocument.Parse(r.GetString(3)).RootElement, Detail: JsonDocument.Parse(r.GetString(4)).RootElement),
+            session)).ToDictionary(r => r.Step, StringComparer.Ordinal);
         string[] expected = ["env", "http.ping", "ws.echo", "ws.messages", "ws.close", "sse", "longpoll", "signalr.transports", "http.download", "http.upload", "targets", "ws.idle", "server.connection"];
         results.Keys.Order(StringComparer.Ordinal).ShouldBe(expected.Order(StringComparer.Ordinal));
         foreach (var step in expected.Except(["targets"]))
@@ -73,18 +53,4 @@ public sealed class BatteryTests : IAsyncLifetime
         (await page.Locator("#steps li").CountAsync()).ShouldBe(expected.Length - 1);
     }
 
-    private async Task<Dictionary<string, (string Status, string Source, JsonElement Metrics, JsonElement Detail)>> ResultsAsync(Guid session)
-    {
-        await using var dataSource = NpgsqlDataSource.Create(_portal.ConnectionString);
-        await using var command = dataSource.CreateCommand("SELECT step, status, source, metrics::text, detail::text FROM results WHERE session_id = $1");
-        command.Parameters.Add(new() { Value = session });
-        var rows = new Dictionary<string, (string, string, JsonElement, JsonElement)>(StringComparer.Ordinal);
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            rows.Add(reader.GetString(0), (reader.GetString(1), reader.GetString(2), JsonDocument.Parse(reader.GetString(3)).RootElement, JsonDocument.Parse(reader.GetString(4)).RootElement));
-        }
-
-        return rows;
-    }
 }

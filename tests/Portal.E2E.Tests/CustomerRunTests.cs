@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Microsoft.Playwright;
-using Npgsql;
 using Portal.Testing;
 
 namespace Portal.E2E.Tests;
@@ -9,26 +8,8 @@ namespace Portal.E2E.Tests;
 /// The foundation's promise, in real Chromium against the real portal and PostgreSQL: an engineer creates a session,
 /// the customer runs the test from the link, and every engineer watching sees the result live.
 /// </summary>
-public sealed class CustomerRunTests : IAsyncLifetime
+public sealed class CustomerRunTests() : BrowserTest("e2e")
 {
-    private PortalProcess _portal = default!;
-    private IPlaywright _playwright = default!;
-    private IBrowser _browser = default!;
-
-    public async Task InitializeAsync()
-    {
-        _portal = await PortalProcess.StartAsync("e2e");
-        _playwright = await Playwright.CreateAsync();
-        _browser = await Chromium.LaunchAsync(_playwright);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _browser.DisposeAsync();
-        _playwright.Dispose();
-        await _portal.DisposeAsync();
-    }
-
     [Fact]
     public async Task RunTest_WithWebSockets_ResultShownLiveToTwoEngineersAndStored()
     {
@@ -47,7 +28,7 @@ public sealed class CustomerRunTests : IAsyncLifetime
         await MarkNoReloadAsync(engineer);
         await MarkNoReloadAsync(colleague);
 
-        var customer = await (await _browser.NewContextAsync()).NewPageAsync();
+        var customer = await (await Browser.NewContextAsync()).NewPageAsync();
         await customer.GotoAsync(link + "?steps=ws.echo");
         await customer.GetByRole(AriaRole.Button, new() { Name = "Run test" }).ClickAsync();
         await customer.Locator("body[data-state=done]").WaitForAsync(new() { Timeout = 20_000 });
@@ -72,21 +53,18 @@ public sealed class CustomerRunTests : IAsyncLifetime
         stored[0].Metrics.GetProperty("rttMedianMs").GetDouble().ShouldBeGreaterThan(0);
         stored[0].RunStatus.ShouldBe("completed");
         var token = new Uri(link).Segments[^1];
-        _portal.Output.Where(line => line.Contains(token, StringComparison.Ordinal)).ShouldBeEmpty();
+        Portal.Output.Where(line => line.Contains(token, StringComparison.Ordinal)).ShouldBeEmpty();
     }
 
     [Fact]
     public async Task RunTest_WebSocketMissingInBrowser_ResultStillArrivesOverFallback()
     {
-        using var api = _portal.CreateClient();
-        using var created = await api.PostAsync("/api/v1/sessions", JsonContent("""{"customerName":"No WebSockets Ltd"}"""));
-        var body = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement;
-        var link = body.GetProperty("customerUrl").GetString()!;
+        var (session, link) = await CreateSessionAsync("No WebSockets Ltd");
         var engineer = await LogInAsync();
-        await engineer.GotoAsync(new Uri(_portal.BaseAddress, $"/sessions/{body.GetProperty("id").GetGuid()}").ToString());
+        await engineer.GotoAsync(new Uri(Portal.BaseAddress, $"/sessions/{session}").ToString());
         await WaitInteractiveAsync(engineer);
 
-        var context = await _browser.NewContextAsync();
+        var context = await Browser.NewContextAsync();
         await context.AddInitScriptAsync("delete window.WebSocket; window.WebSocket = undefined;");
         var customer = await context.NewPageAsync();
         await customer.GotoAsync(link + "?steps=ws.echo");
@@ -103,45 +81,19 @@ public sealed class CustomerRunTests : IAsyncLifetime
         stored[0].Detail.GetProperty("error").GetString()!.ShouldContain("not available");
     }
 
-    private async Task<IPage> LogInAsync()
-    {
-        var page = await (await _browser.NewContextAsync()).NewPageAsync();
-        await page.GotoAsync(new Uri(_portal.BaseAddress, "/account/login").ToString());
-        await page.Locator("#email").FillAsync(PortalProcess.AdminEmail);
-        await page.Locator("#password").FillAsync(PortalProcess.AdminPassword);
-        await page.GetByRole(AriaRole.Button, new() { Name = "Log in" }).ClickAsync();
-        await page.WaitForURLAsync("**/sessions");
-        await WaitInteractiveAsync(page);
-        return page;
-    }
 
-    private static Task WaitInteractiveAsync(IPage page) =>
-        page.Locator("[data-interactive=true]").WaitForAsync(new() { Timeout = 15_000 });
 
     private static Task MarkNoReloadAsync(IPage page) => page.EvaluateAsync("() => { window.__sameDocument = true; }");
 
-    private static StringContent JsonContent(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
 
-    private async Task<List<StoredRow>> StoredResultsAsync(string token)
-    {
-        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token));
-        await using var dataSource = NpgsqlDataSource.Create(_portal.ConnectionString);
-        await using var command = dataSource.CreateCommand("""
-            SELECT r.step, r.status, r.transport, r.metrics::text, r.detail::text, u.status
-            FROM results r JOIN runs u ON u.id = r.run_id JOIN sessions s ON s.id = r.session_id
-            WHERE s.token_hash = $1 ORDER BY r.received_at
-            """);
-        command.Parameters.Add(new() { Value = hash });
-        var rows = new List<StoredRow>();
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            rows.Add(new StoredRow(reader.GetString(0), reader.GetString(1), reader.GetString(2),
-                JsonDocument.Parse(reader.GetString(3)).RootElement, JsonDocument.Parse(reader.GetString(4)).RootElement, reader.GetString(5)));
-        }
-
-        return rows;
-    }
+    private async Task<List<StoredRow>> StoredResultsAsync(string token) => await QueryAsync(
+        """
+        SELECT r.step, r.status, r.transport, r.metrics::text, r.detail::text, u.status
+        FROM results r JOIN runs u ON u.id = r.run_id JOIN sessions s ON s.id = r.session_id
+        WHERE s.token_hash = $1 ORDER BY r.received_at
+        """,
+        r => new StoredRow(r.GetString(0), r.GetString(1), r.GetString(2), JsonDocument.Parse(r.GetString(3)).RootElement, JsonDocument.Parse(r.GetString(4)).RootElement, r.GetString(5)),
+        System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token)));
 
     private sealed record StoredRow(string Step, string Status, string Transport, JsonElement Metrics, JsonElement Detail, string RunStatus);
 }

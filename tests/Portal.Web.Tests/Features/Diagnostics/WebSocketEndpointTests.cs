@@ -103,10 +103,7 @@ public class WebSocketEndpointTests(PortalFixture fixture) : IClassFixture<Porta
     public async Task Hub_JsonProtocolOverWebSocket_ReportIsStoredAndAcknowledged()
     {
         var (session, token, _) = await _fixture.CreateSessionAsync();
-        using var socket = Client(SelfOrigin);
-        await socket.ConnectAsync(Ws($"/hubs/run?access_token={token}"), CancellationToken.None);
-        await SendFrameAsync(socket, """{"protocol":"json","version":1}""");
-        (await ReceiveFramesAsync(socket))[0].ShouldBe("{}");
+        using var socket = await ConnectHubAsync(token);
         var id = Guid.NewGuid();
         var run = Guid.NewGuid();
 
@@ -129,10 +126,7 @@ public class WebSocketEndpointTests(PortalFixture fixture) : IClassFixture<Porta
     public async Task Hub_InvalidResult_ErrorAndNothingStored()
     {
         var (session, token, _) = await _fixture.CreateSessionAsync();
-        using var socket = Client(SelfOrigin);
-        await socket.ConnectAsync(Ws($"/hubs/run?access_token={token}"), CancellationToken.None);
-        await SendFrameAsync(socket, """{"protocol":"json","version":1}""");
-        await ReceiveFramesAsync(socket);
+        using var socket = await ConnectHubAsync(token);
 
         await SendFrameAsync(socket, JsonSerializer.Serialize(new
         {
@@ -151,10 +145,7 @@ public class WebSocketEndpointTests(PortalFixture fixture) : IClassFixture<Porta
     public async Task Hub_ResultOverSizeLimit_ConnectionClosedAndNothingStored()
     {
         var (session, token, _) = await _fixture.CreateSessionAsync();
-        using var socket = Client(SelfOrigin);
-        await socket.ConnectAsync(Ws($"/hubs/run?access_token={token}"), CancellationToken.None);
-        await SendFrameAsync(socket, """{"protocol":"json","version":1}""");
-        await ReceiveFramesAsync(socket);
+        using var socket = await ConnectHubAsync(token);
 
         await SendFrameAsync(socket, JsonSerializer.Serialize(new
         {
@@ -178,6 +169,16 @@ public class WebSocketEndpointTests(PortalFixture fixture) : IClassFixture<Porta
         await Should.ThrowAsync<WebSocketException>(() => socket.ConnectAsync(Ws("/hubs/run"), CancellationToken.None));
 
         socket.HttpStatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+    }
+
+    /// <summary>Opens the customer hub over a raw WebSocket and completes the JSON protocol handshake.</summary>
+    private async Task<ClientWebSocket> ConnectHubAsync(string token)
+    {
+        var socket = Client(SelfOrigin);
+        await socket.ConnectAsync(Ws($"/hubs/run?access_token={token}"), CancellationToken.None);
+        await SendFrameAsync(socket, """{"protocol":"json","version":1}""");
+        (await ReceiveFramesAsync(socket))[0].ShouldBe("{}");
+        return socket;
     }
 
     private static Task SendFrameAsync(ClientWebSocket socket, string json) =>

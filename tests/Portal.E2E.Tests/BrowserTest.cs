@@ -1,0 +1,78 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Playwright;
+using Npgsql;
+using Portal.Testing;
+
+namespace Portal.E2E.Tests;
+
+/// <summary>A running portal on its own database and a headless Chromium, per test class.</summary>
+public abstract class BrowserTest(string name) : IAsyncLifetime
+{
+    private IPlaywright _playwright = default!;
+
+    protected PortalProcess Portal { get; private set; } = default!;
+
+    protected IBrowser Browser { get; private set; } = default!;
+
+    public async Task InitializeAsync()
+    {
+        Portal = await PortalProcess.StartAsync(name);
+        _playwright = await Playwright.CreateAsync();
+        Browser = await Chromium.LaunchAsync(_playwright);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Browser.DisposeAsync();
+        _playwright.Dispose();
+        await Portal.DisposeAsync();
+    }
+
+    /// <summary>Creates a session through the API.</summary>
+    protected async Task<(Guid Id, string Link)> CreateSessionAsync(string customerName, int idleSeconds = 5)
+    {
+        using var api = Portal.CreateClient();
+        using var created = await api.PostAsJsonAsync("/api/v1/sessions", new { customerName, idleSeconds });
+        created.EnsureSuccessStatusCode();
+        var body = await created.Content.ReadFromJsonAsync<JsonElement>();
+        return (body.GetProperty("id").GetGuid(), body.GetProperty("customerUrl").GetString()!);
+    }
+
+    /// <summary>Logs the bootstrap admin in, in a fresh browser context, and waits for the interactive console.</summary>
+    protected async Task<IPage> LogInAsync()
+    {
+        var page = await (await Browser.NewContextAsync()).NewPageAsync();
+        await page.GotoAsync(new Uri(Portal.BaseAddress, "/account/login").ToString());
+        await page.Locator("#email").FillAsync(PortalProcess.AdminEmail);
+        await page.Locator("#password").FillAsync(PortalProcess.AdminPassword);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Log in" }).ClickAsync();
+        await page.WaitForURLAsync("**/sessions");
+        await WaitInteractiveAsync(page);
+        return page;
+    }
+
+    /// <summary>Waits until the Blazor circuit drives the page (prerendered buttons do nothing before).</summary>
+    protected static Task WaitInteractiveAsync(IPage page) =>
+        page.Locator("[data-interactive=true]").WaitForAsync(new() { Timeout = 15_000 });
+
+    /// <summary>Reads rows from the portal's database.</summary>
+    protected async Task<List<T>> QueryAsync<T>(string sql, Func<NpgsqlDataReader, T> read, params object[] parameters)
+    {
+        await using var dataSource = NpgsqlDataSource.Create(Portal.ConnectionString);
+        await using var command = dataSource.CreateCommand(sql);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(new() { Value = parameter });
+        }
+
+        var rows = new List<T>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            rows.Add(read(reader));
+        }
+
+        return rows;
+    }
+}
