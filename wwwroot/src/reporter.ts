@@ -28,7 +28,7 @@ class Outbox {
   }
   add(m: Message): void { this.items.push(m); this.save(); }
   peek(): Message | undefined { return this.items[0]; }
-  at(i: number): Message | undefined { return this.items[i]; }
+  waiting(): readonly Message[] { return this.items; }
   remove(m: Message): void { this.items = this.items.filter((x) => x !== m); this.save(); }
   get size(): number { return this.items.length; }
 }
@@ -77,10 +77,9 @@ export class Reporter {
    */
   beacon(): void {
     if (typeof navigator.sendBeacon !== "function") return;
-    for (let m = this.outbox.peek(), i = 0; m && i < 50; i++) {
+    for (const m of this.outbox.waiting().slice(0, 50)) {
       const [path, body] = this.route(m);
       navigator.sendBeacon(`/api/runs/${encodeURIComponent(this.token)}/${path}`, JSON.stringify(body));
-      m = this.outbox.at(i + 1);
     }
   }
 

@@ -40,7 +40,4 @@ public static class CapabilityToken
 
         return true;
     }
-
-    /// <summary>Returns a form of the token that is safe to write in a log line.</summary>
-    public static string Redact(string token) => token.Length <= 4 ? "…" : string.Concat(token.AsSpan(0, 4), "…");
 }

@@ -37,7 +37,7 @@ public static class EchoEndpoint
             var registry = context.RequestServices.GetRequiredService<EchoRegistry>();
             await EchoAsync(socket, registry, context.RequestAborted);
         }).AllowAnonymous();
-        endpoints.MapGet(Path[..Path.LastIndexOf('/')] + "/closed/{id}", (string id, EchoRegistry registry) =>
+        endpoints.MapGet("/diag/ws/closed/{id}", (string id, EchoRegistry registry) =>
             registry.Find(id) is { } end ? Results.Ok(end) : Results.NotFound()).AllowAnonymous();
         return endpoints;
     }

@@ -38,7 +38,7 @@ public partial class SessionPage
     [Parameter]
     public Guid Id { get; set; }
 
-    private string Title => _session?.CustomerName ?? (_notFound ? "Session" : "Session");
+    private string Title => _session?.CustomerName ?? "Session";
 
     /// <inheritdoc />
     protected override async Task OnParametersSetAsync()
