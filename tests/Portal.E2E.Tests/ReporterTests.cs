@@ -59,6 +59,37 @@ public sealed class ReporterTests() : BrowserTest("reporter")
     }
 
     [Fact]
+    public async Task ReportCode_NothingGetsThrough_CustomerGetsCodeEngineerImportsIt()
+    {
+        var (session, link) = await CreateSessionAsync("Offline");
+        var context = await Browser.NewContextAsync();
+        await context.RouteAsync("**/hubs/run**", route => route.AbortAsync());
+        await context.RouteAsync("**/api/runs/**", route => route.AbortAsync());
+        var customer = await context.NewPageAsync();
+        await customer.GotoAsync(link + "?steps=env,http.ping,ws.echo");
+        await customer.GetByRole(AriaRole.Button, new() { Name = "Run test" }).ClickAsync();
+        var codeBox = customer.GetByLabel("Report code");
+        await codeBox.WaitForAsync(new() { Timeout = 30_000 });
+        var code = await codeBox.InputValueAsync();
+        var pageIds = await PageResultIdsAsync(customer);
+        var engineer = await LogInAsync();
+        await engineer.GotoAsync(new Uri(Portal.BaseAddress, $"/sessions/{session}").ToString());
+        await WaitInteractiveAsync(engineer);
+
+        await engineer.GetByRole(AriaRole.Button, new() { Name = "Import report code" }).ClickAsync();
+        await engineer.GetByRole(AriaRole.Textbox, new() { Name = "Report code" }).FillAsync(code);
+        await engineer.GetByRole(AriaRole.Button, new() { Name = "Import", Exact = true }).ClickAsync();
+
+        code.ShouldStartWith("P1.");
+        code.Length.ShouldBeLessThan(2_000);
+        await engineer.GetByText("Imported 3 of 3 results").WaitForAsync(new() { Timeout = 5_000 });
+        (await StoredIdsAsync(session, "client")).SetEquals(pageIds).ShouldBeTrue();
+        (await CountAsync("SELECT count(*) FROM results WHERE session_id = $1 AND transport = 'report-code'", session)).ShouldBe(3);
+        (await CountAsync("SELECT count(*) FROM runs WHERE session_id = $1 AND status = 'completed'", session)).ShouldBe(1);
+        (await engineer.Locator(".results-grid tr", new() { HasTextString = "ws.echo" }).CountAsync()).ShouldBe(1);
+    }
+
+    [Fact]
     public async Task RunAgain_FromConsole_StartsANewRunOnTheOpenCustomerPage()
     {
         var (session, link) = await CreateSessionAsync("Reporter");

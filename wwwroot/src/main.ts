@@ -1,7 +1,8 @@
 // The customer page: one button, a progress bar, each step's outcome in plain words, a verdict.
 import { Reporter } from "./reporter";
 import { runSteps, type RunView } from "./runner";
-import type { Step } from "./result";
+import type { Result, Step } from "./result";
+import { encodeReport } from "./reportcode";
 import { environmentStep } from "./steps/environment";
 import { downloadStep, longPollStep, pingStep, uploadStep } from "./steps/http";
 import { signalrStep } from "./steps/signalr";
@@ -65,7 +66,7 @@ function main(): void {
       list.append(item);
       progress.value += 1;
     },
-    done(text, ok) {
+    done(text, ok, runId, results) {
       current.textContent = "Finished.";
       verdict.textContent = text;
       verdict.className = ok ? "verdict ok" : "verdict problem";
@@ -74,7 +75,16 @@ function main(): void {
       button.textContent = "Run test again";
       body.dataset.state = "done";
       body.dataset.transport = reporter.transport;
+      if (reporter.pending > 0 && reporter.transport === "none") void showReportCode(runId, results);
     },
+  };
+
+  /** Nothing reached the portal: offer the results as a code to paste into an e-mail. */
+  const showReportCode = async (runId: string, results: readonly Result[]) => {
+    const box = el<HTMLElement>("report");
+    const code = el<HTMLTextAreaElement>("report-code");
+    code.value = await encodeReport(runId, results);
+    box.hidden = false;
   };
 
   const run = async () => {

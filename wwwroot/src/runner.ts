@@ -6,12 +6,13 @@ import type { Reporter } from "./reporter";
 export interface RunView {
   started(step: Step, index: number, total: number): void;
   finished(step: Step, outcome: StepOutcome, resultId: string): void;
-  done(verdict: string, ok: boolean): void;
+  done(verdict: string, ok: boolean, runId: string, results: readonly Result[]): void;
 }
 
 export async function runSteps(steps: readonly Step[], reporter: Reporter, view: RunView): Promise<void> {
   const runId = uuid();
   const outcomes: StepOutcome[] = [];
+  const results: Result[] = [];
   // The portal records what it sees of this page's own connection (address, proxy headers, protocol) with the run.
   void reporter.send({ kind: "observe", runId, id: uuid() });
   for (const [i, step] of steps.entries()) {
@@ -29,6 +30,7 @@ export async function runSteps(steps: readonly Step[], reporter: Reporter, view:
       detail: { ...outcome.detail, summary: outcome.summary },
       clientTime: new Date().toISOString(),
     };
+    results.push(result);
     view.finished(step, outcome, result.id);
     await reporter.send({ kind: "result", result });
   }
@@ -37,7 +39,7 @@ export async function runSteps(steps: readonly Step[], reporter: Reporter, view:
     ? "All tests passed. Your engineer can see the results now."
     : `${failed} of ${outcomes.length} tests found a problem. Your engineer can see the details now.`;
   await reporter.send({ kind: "complete", runId, verdict });
-  view.done(verdict, failed === 0);
+  view.done(verdict, failed === 0, runId, results);
 }
 
 async function runOne(step: Step): Promise<StepOutcome> {

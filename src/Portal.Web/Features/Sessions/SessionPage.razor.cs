@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.SignalR;
+using Portal.Core.Results;
 using Portal.Web.Features.Ingest;
 using Radzen;
 using Portal.Data.Events;
@@ -18,6 +19,8 @@ public partial class SessionPage
     private bool _live;
     private string? _newLink;
     private string? _notice;
+    private bool _showImport;
+    private string? _reportCode;
     private IDisposable? _watch;
     private readonly SemaphoreSlim _reload = new(1, 1);
     private readonly CancellationTokenSource _disposed = new();
@@ -33,6 +36,9 @@ public partial class SessionPage
 
     [Inject]
     private IHubContext<RunHub> RunHub { get; set; } = default!;
+
+    [Inject]
+    private ResultReception Reception { get; set; } = default!;
 
     /// <summary>The session's id, from the address.</summary>
     [Parameter]
@@ -79,6 +85,36 @@ public partial class SessionPage
     {
         await RunHub.Clients.Group(Ingest.RunHub.Group(Id)).SendAsync("runAgain", _disposed.Token);
         _notice = "Asked the customer's page to run the test again. A new run appears here when it starts.";
+    }
+
+    private async Task ImportAsync()
+    {
+        if (!ReportCode.TryDecode(_reportCode, out var runId, out var results, out var error))
+        {
+            _notice = error;
+            return;
+        }
+
+        var stored = 0;
+        var problems = new List<string>();
+        foreach (var result in results)
+        {
+            var reception = await Reception.ReceiveAsync(Id, result, ResultSource.Client, "report-code", null, _disposed.Token);
+            if (reception.Ack is { Stored: true })
+            {
+                stored++;
+            }
+            else if (reception.Problem is { } problem)
+            {
+                problems.Add($"{result.Step}: {problem}");
+            }
+        }
+
+        await Reception.CompleteAsync(Id, runId, "Imported from a report code.", "report-code", null, _disposed.Token);
+        _notice = $"Imported {stored} of {results.Count} results from the report code." + (problems.Count > 0 ? " Refused: " + string.Join(" ", problems) : "");
+        _reportCode = null;
+        _showImport = false;
+        await LoadAsync();
     }
 
     private async Task RenewLinkAsync()
