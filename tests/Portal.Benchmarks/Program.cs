@@ -8,7 +8,7 @@ using Npgsql;
 using Portal.Testing;
 
 var runs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 3;
-const string Battery = "env,http.ping,ws.echo,ws.messages,ws.close,sse,longpoll,signalr.transports,http.download,http.upload,targets";
+const string Battery = "env,http.ping,http.cors,ws.echo,ws.messages,ws.close,sse,longpoll,signalr.transports,http.download,http.upload,targets";
 const double PageBudgetKb = 60;
 const double BatteryBudgetS = 12;
 

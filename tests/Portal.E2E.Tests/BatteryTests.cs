@@ -4,7 +4,8 @@ using Microsoft.Playwright;
 namespace Portal.E2E.Tests;
 
 /// <summary>The whole in-browser battery against the local portal, in real Chromium.</summary>
-public sealed class BatteryTests() : BrowserTest("battery")
+// Two addresses (127.0.0.2 is loopback too): the second is the cross-origin step's other origin.
+public sealed class BatteryTests() : BrowserTest("battery", new() { ["ASPNETCORE_URLS"] = "http://127.0.0.1:0;http://127.0.0.2:0" })
 {
     [Fact]
     public async Task RunTest_WholeBattery_EveryStepReportsPlausibleNumbers()
@@ -20,7 +21,7 @@ public sealed class BatteryTests() : BrowserTest("battery")
             "SELECT step, status, source, metrics::text, detail::text FROM results WHERE session_id = $1",
             r => (Step: r.GetString(0), Status: r.GetString(1), Source: r.GetString(2), Metrics: JsonDocument.Parse(r.GetString(3)).RootElement, Detail: JsonDocument.Parse(r.GetString(4)).RootElement),
             session)).ToDictionary(r => r.Step, StringComparer.Ordinal);
-        string[] expected = ["env", "http.ping", "ws.echo", "ws.messages", "ws.close", "sse", "longpoll", "signalr.transports", "http.download", "http.upload", "targets", "ws.idle", "server.connection"];
+        string[] expected = ["env", "http.ping", "http.cors", "ws.echo", "ws.messages", "ws.close", "sse", "longpoll", "signalr.transports", "http.download", "http.upload", "targets", "ws.idle", "server.connection"];
         results.Keys.Order(StringComparer.Ordinal).ShouldBe(expected.Order(StringComparer.Ordinal));
         foreach (var step in expected.Except(["targets"]))
         {
@@ -33,6 +34,9 @@ public sealed class BatteryTests() : BrowserTest("battery")
         m["http.ping"].GetProperty("samples").GetInt32().ShouldBe(10);
         m["http.ping"].GetProperty("rttMedianMs").GetDouble().ShouldBeInRange(0.01, 200);
         m["http.ping"].GetProperty("rttP90Ms").GetDouble().ShouldBeGreaterThanOrEqualTo(m["http.ping"].GetProperty("rttMedianMs").GetDouble());
+        m["http.cors"].GetProperty("plainOk").GetInt32().ShouldBe(1);
+        m["http.cors"].GetProperty("credentialedOk").GetInt32().ShouldBe(1);
+        results["http.cors"].Detail.GetProperty("origin").GetString().ShouldStartWith("http://127.0.0.2:");
         m["ws.echo"].GetProperty("samples").GetInt32().ShouldBe(20);
         m["ws.echo"].GetProperty("closeCode").GetInt32().ShouldBe(1000);
         m["ws.messages"].GetProperty("largestTextBytes").GetInt32().ShouldBe(1024 * 1024);

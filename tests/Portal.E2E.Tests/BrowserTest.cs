@@ -7,7 +7,7 @@ using Portal.Testing;
 namespace Portal.E2E.Tests;
 
 /// <summary>A running portal on its own database and a headless Chromium, per test class.</summary>
-public abstract class BrowserTest(string name) : IAsyncLifetime
+public abstract class BrowserTest(string name, Dictionary<string, string>? environment = null) : IAsyncLifetime
 {
     private IPlaywright _playwright = default!;
 
@@ -17,7 +17,7 @@ public abstract class BrowserTest(string name) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Portal = await PortalProcess.StartAsync(name);
+        Portal = await PortalProcess.StartAsync(name, environment);
         _playwright = await Playwright.CreateAsync();
         Browser = await Chromium.LaunchAsync(_playwright);
     }

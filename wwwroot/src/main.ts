@@ -4,7 +4,7 @@ import { runSteps, type RunView } from "./runner";
 import type { Result, Step } from "./result";
 import { encodeReport } from "./reportcode";
 import { environmentStep } from "./steps/environment";
-import { downloadStep, longPollStep, pingStep, uploadStep } from "./steps/http";
+import { corsStep, downloadStep, longPollStep, pingStep, uploadStep } from "./steps/http";
 import { signalrStep } from "./steps/signalr";
 import { sseStep } from "./steps/sse";
 import { targetsStep } from "./steps/targets";
@@ -17,10 +17,11 @@ function el<T extends HTMLElement>(id: string): T {
 }
 
 /** The battery, in the order the customer sees it: quick answers first, the long idle wait last. */
-export function battery(token: string, idleSeconds: number, targets: readonly string[]): Step[] {
+export function battery(token: string, idleSeconds: number, targets: readonly string[], alternateOrigin: string | null): Step[] {
   return [
     environmentStep,
     pingStep,
+    corsStep(alternateOrigin),
     echoStep,
     messagesStep,
     closeStep,
@@ -40,7 +41,7 @@ function main(): void {
   const idleSeconds = Number(body.dataset.idleSeconds ?? "75");
   const targets = JSON.parse(body.dataset.targets ?? "[]") as string[];
   const only = new URLSearchParams(location.search).get("steps")?.split(",");
-  const steps = battery(token, idleSeconds, targets).filter((s) => !only || only.includes(s.name));
+  const steps = battery(token, idleSeconds, targets, body.dataset.altOrigin || null).filter((s) => !only || only.includes(s.name));
   const button = el<HTMLButtonElement>("run");
   const progress = el<HTMLProgressElement>("progress");
   const current = el<HTMLElement>("current");

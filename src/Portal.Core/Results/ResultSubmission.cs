@@ -58,7 +58,7 @@ public static class KnownSteps
     private static readonly HashSet<string> Names = new(StringComparer.Ordinal)
     {
         "env", "http.ping", "http.download", "http.upload", WebSocketEcho, "ws.messages", "ws.close", "ws.idle",
-        "sse", "longpoll", "signalr.transports", "targets", ServerConnection,
+        "http.cors", "sse", "longpoll", "signalr.transports", "targets", ServerConnection,
     };
 
     /// <summary>Whether the step is one the portal knows.</summary>

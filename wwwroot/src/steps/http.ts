@@ -1,5 +1,5 @@
 // Plain HTTP: round trips, throughput both ways, the protocol the browser used.
-import type { Step } from "../result";
+import type { Step, StepOutcome } from "../result";
 import { mbitPerSecond, round, summarize } from "../stats";
 import { randomBytes } from "./websocket";
 
@@ -108,3 +108,37 @@ export const longPollStep: Step = {
     };
   },
 };
+
+/** A plain and a credentialed cross-origin request to the portal's other address: catches CORS-with-credentials failures. */
+export function corsStep(alternateOrigin: string | null): Step {
+  return {
+    name: "http.cors",
+    label: "Cross-origin requests",
+    timeoutMs: 8_000,
+    async run(signal): Promise<StepOutcome> {
+      if (!alternateOrigin) {
+        return { status: "skipped", metrics: {}, detail: {}, summary: "No second portal address to test cross-origin requests against." };
+      }
+      const attempt = async (credentials: RequestCredentials): Promise<string | null> => {
+        try {
+          const response = await fetch(`${alternateOrigin}/diag/cors?t=${Date.now()}`, { mode: "cors", credentials, cache: "no-store", signal });
+          return response.ok ? null : `HTTP ${response.status}`;
+        } catch (e) {
+          return e instanceof Error ? e.message : String(e);
+        }
+      };
+      const plain = await attempt("omit");
+      const credentialed = await attempt("include");
+      return {
+        status: plain === null && credentialed === null ? "pass" : "fail",
+        metrics: { plainOk: plain === null ? 1 : 0, credentialedOk: credentialed === null ? 1 : 0 },
+        detail: { origin: alternateOrigin, plainError: plain, credentialedError: credentialed },
+        summary: plain === null && credentialed === null
+          ? "Cross-origin requests work, with and without credentials."
+          : plain === null
+            ? "Cross-origin requests work, but not with credentials (cookies)."
+            : "Cross-origin requests fail.",
+      };
+    },
+  };
+}

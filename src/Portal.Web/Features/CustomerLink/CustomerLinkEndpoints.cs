@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Portal.Data;
 
@@ -31,11 +33,25 @@ public static class CustomerLinkEndpoints
         return endpoints;
     }
 
+    /// <summary>
+    /// A second origin of this same portal (another address it listens on), for the cross-origin step; null when the
+    /// portal listens on one address only.
+    /// </summary>
+    public static string? AlternateOrigin(HttpContext context)
+    {
+        var self = $"{context.Request.Scheme}://{context.Request.Host}";
+        var addresses = context.RequestServices.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+        return addresses
+            .Select(a => Uri.TryCreate(a, UriKind.Absolute, out var u) && u.Host is not ("0.0.0.0" or "[::]" or "+" or "*") ? u.GetLeftPart(UriPartial.Authority) : null)
+            .FirstOrDefault(o => o is not null && !string.Equals(o, self, StringComparison.OrdinalIgnoreCase));
+    }
+
     private static async Task<IResult> ShowAsync(string token, HttpContext context, PortalDbContext db, TimeProvider time, KitAssets kit, CancellationToken cancellationToken)
     {
         var (state, session) = await CustomerLinks.ResolveAsync(db, token, time.GetUtcNow(), cancellationToken);
+        var alternate = AlternateOrigin(context);
         var headers = context.Response.Headers;
-        headers.ContentSecurityPolicy = ContentSecurityPolicy(state == LinkState.Valid ? session!.Targets : []);
+        headers.ContentSecurityPolicy = ContentSecurityPolicy(state == LinkState.Valid ? [.. session!.Targets, .. alternate is null ? Array.Empty<string>() : [alternate]] : []);
         headers["Referrer-Policy"] = "no-referrer";
         headers.XContentTypeOptions = "nosniff";
         headers.CacheControl = "no-store";
@@ -43,7 +59,7 @@ public static class CustomerLinkEndpoints
         var style = kit.Url("kit.css");
         return state switch
         {
-            LinkState.Valid => new RazorComponentResult<CustomerPage>(new { Session = session!, ScriptUrl = kit.Url("kit.js"), StyleUrl = style }),
+            LinkState.Valid => new RazorComponentResult<CustomerPage>(new { Session = session!, ScriptUrl = kit.Url("kit.js"), StyleUrl = style, AlternateOrigin = alternate }),
             LinkState.Expired => new RazorComponentResult<LinkProblemPage>(new { Expired = true, StyleUrl = style }) { StatusCode = StatusCodes.Status410Gone },
             _ => new RazorComponentResult<LinkProblemPage>(new { Expired = false, StyleUrl = style }) { StatusCode = StatusCodes.Status404NotFound },
         };

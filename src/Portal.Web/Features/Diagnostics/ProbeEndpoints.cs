@@ -38,6 +38,7 @@ public static class ProbeEndpoints
         diag.MapPost("/upload", UploadAsync);
         diag.MapGet("/sse", SseAsync);
         diag.MapGet("/poll", PollAsync);
+        diag.MapGet("/cors", Cors);
         return endpoints;
     }
 
@@ -122,6 +123,25 @@ public static class ProbeEndpoints
             .ToString();
         await context.Response.WriteAsync(text, cancellationToken);
         await context.Response.Body.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The target of the cross-origin step, served on the portal's other address: it allows the portal's own origins,
+    /// with credentials, so a failure in the browser means something on the way interfered.
+    /// </summary>
+    private static IResult Cors(HttpContext context, Microsoft.AspNetCore.Hosting.Server.IServer server)
+    {
+        var origin = context.Request.Headers.Origin.ToString();
+        var own = (server.Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses ?? [])
+            .Select(a => Uri.TryCreate(a, UriKind.Absolute, out var u) ? u.GetLeftPart(UriPartial.Authority) : null);
+        if (origin.Length > 0 && own.Contains(origin, StringComparer.OrdinalIgnoreCase))
+        {
+            context.Response.Headers.AccessControlAllowOrigin = origin;
+            context.Response.Headers.AccessControlAllowCredentials = "true";
+            context.Response.Headers.Vary = "Origin";
+        }
+
+        return TypedResults.Ok(new { ok = true, credentials = context.Request.Headers.Cookie.Count > 0 });
     }
 
     private static async Task<IResult> PollAsync(TimeProvider time, int? waitMs, CancellationToken cancellationToken)
