@@ -19,8 +19,11 @@ public sealed class CustomerRunTests() : BrowserTest("e2e")
         await engineer.GetByLabel("Ticket reference").First.FillAsync("T-1001");
         await engineer.GetByRole(AriaRole.Button, new() { Name = "Create link" }).ClickAsync();
         var link = await engineer.Locator("#customer-link").InputValueAsync();
+        await engineer.Locator(".sessions-grid a", new() { HasTextString = "Acme Corp" }).WaitForAsync();
         await engineer.GetByRole(AriaRole.Button, new() { Name = "Open session" }).ClickAsync();
-        await engineer.WaitForURLAsync("**/sessions/*", new() { WaitUntil = WaitUntilState.Commit });
+        // The session page's own heading, not a URL event: client-side navigations can slip past WaitForURL.
+        await engineer.Locator("h1", new() { HasTextString = "Acme Corp" }).WaitForAsync();
+        engineer.Url.ShouldMatch("/sessions/[0-9a-f-]{36}$");
         await WaitInteractiveAsync(engineer);
         var colleague = await LogInAsync();
         await colleague.GotoAsync(engineer.Url);

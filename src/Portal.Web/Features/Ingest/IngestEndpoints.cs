@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.SignalR;
 using Portal.Core.Results;
 using Portal.Web.Features.Accounts;
 using Portal.Web.Features.CustomerLink;
@@ -44,8 +45,10 @@ public static class IngestEndpoints
                     _ => new System.Threading.RateLimiting.FixedWindowRateLimiterOptions { PermitLimit = limit, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 });
             });
         });
+        services.AddSingleton<PerLinkHubFilter>();
         services.AddSignalR(o =>
         {
+            o.AddFilter<PerLinkHubFilter>();
             o.MaximumReceiveMessageSize = MaxBodyBytes;
             o.EnableDetailedErrors = false;
         });

@@ -58,13 +58,15 @@ public partial class SessionsPage
         {
             var user = AuthenticationState is null ? null : (await AuthenticationState).User;
             var created = await Sessions.CreateAsync(input, user?.FindFirstValue(ClaimTypes.NameIdentifier), CancellationToken.None);
-            _created = (created.Session.Id, CustomerLinks.Url(Navigation.BaseUri, created.Token));
-            _customerName = _ticketRef = null;
-            _showForm = false;
             if (_grid is not null)
             {
                 await _grid.Reload();
             }
+
+            // Shown last, in one render with the new grid row, so nothing re-renders under the link's buttons afterwards.
+            _created = (created.Session.Id, CustomerLinks.Url(Navigation.BaseUri, created.Token));
+            _customerName = _ticketRef = null;
+            _showForm = false;
         }
         finally
         {

@@ -2,12 +2,12 @@ using System.Net;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+using Portal.Testing;
 
 namespace Portal.Web.Tests.Features.Diagnostics;
 
 public class WebSocketEndpointTests(PortalFixture fixture) : IClassFixture<PortalFixture>
 {
-    private const char RecordSeparator = '\u001e';
     private readonly PortalFixture _fixture = fixture;
 
     private Uri Ws(string pathAndQuery) => new($"ws://{_fixture.Portal.BaseAddress.Authority}{pathAndQuery}");
@@ -103,18 +103,11 @@ public class WebSocketEndpointTests(PortalFixture fixture) : IClassFixture<Porta
     public async Task Hub_JsonProtocolOverWebSocket_ReportIsStoredAndAcknowledged()
     {
         var (session, token, _) = await _fixture.CreateSessionAsync();
-        using var socket = await ConnectHubAsync(token);
+        using var hub = await ConnectHubAsync(token);
         var id = Guid.NewGuid();
         var run = Guid.NewGuid();
 
-        await SendFrameAsync(socket, JsonSerializer.Serialize(new
-        {
-            type = 1,
-            invocationId = "1",
-            target = "Report",
-            arguments = new object[] { new { id, runId = run, step = "ws.echo", status = "pass", metrics = new { rttMedianMs = 2.0 } } },
-        }));
-        var completion = await ReceiveCompletionAsync(socket);
+        var completion = await hub.InvokeAsync("Report", new { id, runId = run, step = "ws.echo", status = "pass", metrics = new { rttMedianMs = 2.0 } });
 
         completion.GetProperty("result").GetProperty("id").GetGuid().ShouldBe(id);
         completion.GetProperty("result").GetProperty("stored").GetBoolean().ShouldBeTrue();
@@ -126,16 +119,9 @@ public class WebSocketEndpointTests(PortalFixture fixture) : IClassFixture<Porta
     public async Task Hub_InvalidResult_ErrorAndNothingStored()
     {
         var (session, token, _) = await _fixture.CreateSessionAsync();
-        using var socket = await ConnectHubAsync(token);
+        using var hub = await ConnectHubAsync(token);
 
-        await SendFrameAsync(socket, JsonSerializer.Serialize(new
-        {
-            type = 1,
-            invocationId = "1",
-            target = "Report",
-            arguments = new object[] { new { id = Guid.NewGuid(), runId = Guid.NewGuid(), step = "BAD STEP", status = "pass" } },
-        }));
-        var completion = await ReceiveCompletionAsync(socket);
+        var completion = await hub.InvokeAsync("Report", new { id = Guid.NewGuid(), runId = Guid.NewGuid(), step = "BAD STEP", status = "pass" });
 
         completion.GetProperty("error").GetString()!.ShouldContain("step name");
         (await _fixture.CountAsync("SELECT count(*) FROM results WHERE session_id = $1", session)).ShouldBe(0);
@@ -145,19 +131,12 @@ public class WebSocketEndpointTests(PortalFixture fixture) : IClassFixture<Porta
     public async Task Hub_ResultOverSizeLimit_ConnectionClosedAndNothingStored()
     {
         var (session, token, _) = await _fixture.CreateSessionAsync();
-        using var socket = await ConnectHubAsync(token);
+        using var hub = await ConnectHubAsync(token);
 
-        await SendFrameAsync(socket, JsonSerializer.Serialize(new
-        {
-            type = 1,
-            invocationId = "1",
-            target = "Report",
-            arguments = new object[] { new { id = Guid.NewGuid(), runId = Guid.NewGuid(), step = "ws.echo", status = "pass", detail = new { blob = new string('x', 70_000) } } },
-        }));
-        var frames = await ReceiveFramesAsync(socket);
+        var answer = await hub.InvokeAsync("Report", new { id = Guid.NewGuid(), runId = Guid.NewGuid(), step = "ws.echo", status = "pass", detail = new { blob = new string('x', 70_000) } });
 
         // SignalR answers a message above MaximumReceiveMessageSize with a close message and ends the connection.
-        JsonDocument.Parse(frames[^1]).RootElement.GetProperty("type").GetInt32().ShouldBe(7);
+        answer.GetProperty("type").GetInt32().ShouldBe(7);
         (await _fixture.CountAsync("SELECT count(*) FROM results WHERE session_id = $1", session)).ShouldBe(0);
     }
 
@@ -171,37 +150,5 @@ public class WebSocketEndpointTests(PortalFixture fixture) : IClassFixture<Porta
         socket.HttpStatusCode.ShouldBe(HttpStatusCode.Unauthorized);
     }
 
-    /// <summary>Opens the customer hub over a raw WebSocket and completes the JSON protocol handshake.</summary>
-    private async Task<ClientWebSocket> ConnectHubAsync(string token)
-    {
-        var socket = Client(SelfOrigin);
-        await socket.ConnectAsync(Ws($"/hubs/run?access_token={token}"), CancellationToken.None);
-        await SendFrameAsync(socket, """{"protocol":"json","version":1}""");
-        (await ReceiveFramesAsync(socket))[0].ShouldBe("{}");
-        return socket;
-    }
-
-    private static Task SendFrameAsync(ClientWebSocket socket, string json) =>
-        socket.SendAsync(Encoding.UTF8.GetBytes(json + RecordSeparator), WebSocketMessageType.Text, true, CancellationToken.None);
-
-    private static async Task<string[]> ReceiveFramesAsync(ClientWebSocket socket)
-    {
-        var (_, data) = await ReceiveAsync(socket);
-        return Encoding.UTF8.GetString(data).Split(RecordSeparator, StringSplitOptions.RemoveEmptyEntries);
-    }
-
-    private static async Task<JsonElement> ReceiveCompletionAsync(ClientWebSocket socket)
-    {
-        while (true)
-        {
-            foreach (var frame in await ReceiveFramesAsync(socket))
-            {
-                var message = JsonDocument.Parse(frame).RootElement;
-                if (message.GetProperty("type").GetInt32() == 3)
-                {
-                    return message;
-                }
-            }
-        }
-    }
+    private Task<RawHubClient> ConnectHubAsync(string token) => RawHubClient.ConnectAsync(Ws($"/hubs/run?access_token={token}"), SelfOrigin);
 }

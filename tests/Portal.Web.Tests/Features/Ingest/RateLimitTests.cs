@@ -41,6 +41,25 @@ public sealed class RateLimitTests : IAsyncLifetime
         other.StatusCode.ShouldBe(HttpStatusCode.OK);
     }
 
+    [Fact]
+    public async Task HubReport_OverThePerLinkLimit_ErrorInsteadOfAcknowledgement()
+    {
+        using var api = _portal.CreateClient();
+        var token = await CreateAsync(api);
+        using var hub = await RawHubClient.ConnectAsync(
+            new Uri($"ws://{_portal.BaseAddress.Authority}/hubs/run?access_token={token}"), _portal.BaseAddress.GetLeftPart(UriPartial.Authority));
+        var run = Guid.NewGuid();
+
+        var answers = new List<JsonElement>();
+        for (var i = 0; i < 4; i++)
+        {
+            answers.Add(await hub.InvokeAsync("Report", new { id = Guid.NewGuid(), runId = run, step = "ws.echo", status = "pass" }));
+        }
+
+        answers.Take(3).Select(a => a.TryGetProperty("result", out var r) && r.GetProperty("stored").GetBoolean()).ShouldBe([true, true, true]);
+        answers[3].GetProperty("error").GetString()!.ShouldContain("Too many messages");
+    }
+
     private static async Task<string> CreateAsync(HttpClient api)
     {
         using var created = await api.PostAsJsonAsync("/api/v1/sessions", new { customerName = "Limits" });

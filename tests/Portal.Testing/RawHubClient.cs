@@ -1,0 +1,75 @@
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+
+namespace Portal.Testing;
+
+/// <summary>
+/// Speaks SignalR's documented JSON hub protocol over a raw WebSocket (the .NET SignalR client is not in the package
+/// registry): handshake, invocations, completions.
+/// </summary>
+public sealed class RawHubClient : IDisposable
+{
+    private const char RecordSeparator = '\u001e';
+    private readonly ClientWebSocket _socket;
+    private int _nextId;
+
+    private RawHubClient(ClientWebSocket socket) => _socket = socket;
+
+    /// <summary>Opens the hub at <paramref name="url"/> (ws://…) from <paramref name="origin"/> and completes the handshake.</summary>
+    public static async Task<RawHubClient> ConnectAsync(Uri url, string origin)
+    {
+        var socket = new ClientWebSocket();
+        socket.Options.SetRequestHeader("Origin", origin);
+        await socket.ConnectAsync(url, CancellationToken.None);
+        var client = new RawHubClient(socket);
+        await client.SendAsync("""{"protocol":"json","version":1}""");
+        var handshake = await client.ReceiveFramesAsync();
+        if (handshake[0] != "{}")
+        {
+            throw new InvalidOperationException("Hub handshake failed: " + handshake[0]);
+        }
+
+        return client;
+    }
+
+    /// <summary>Invokes a hub method and returns the completion message (with <c>result</c> or <c>error</c>), or the close message.</summary>
+    public async Task<JsonElement> InvokeAsync(string target, params object[] arguments)
+    {
+        var id = (++_nextId).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await SendAsync(JsonSerializer.Serialize(new { type = 1, invocationId = id, target, arguments }));
+        while (true)
+        {
+            foreach (var frame in await ReceiveFramesAsync())
+            {
+                var message = JsonDocument.Parse(frame).RootElement;
+                var type = message.GetProperty("type").GetInt32();
+                if ((type == 3 && message.GetProperty("invocationId").GetString() == id) || type == 7)
+                {
+                    return message;
+                }
+            }
+        }
+    }
+
+    private Task SendAsync(string json) =>
+        _socket.SendAsync(Encoding.UTF8.GetBytes(json + RecordSeparator), WebSocketMessageType.Text, true, CancellationToken.None);
+
+    private async Task<string[]> ReceiveFramesAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var buffer = new byte[256 * 1024];
+        var count = 0;
+        WebSocketReceiveResult received;
+        do
+        {
+            received = await _socket.ReceiveAsync(new ArraySegment<byte>(buffer, count, buffer.Length - count), timeout.Token);
+            count += received.Count;
+        }
+        while (!received.EndOfMessage);
+        return Encoding.UTF8.GetString(buffer, 0, count).Split(RecordSeparator, StringSplitOptions.RemoveEmptyEntries);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _socket.Dispose();
+}
