@@ -35,15 +35,13 @@ public sealed class ReporterTests() : BrowserTest("reporter")
     {
         var (session, link) = await CreateSessionAsync("Reporter");
         var context = await Browser.NewContextAsync();
-        // Nothing reaches the portal's hub or ingest: results pile up in the page's outbox.
-        await context.RouteAsync("**/hubs/run**", route => route.AbortAsync());
-        await context.RouteAsync("**/api/runs/**", route => route.AbortAsync());
+        await CutOffFromPortalAsync(context);
         var page = await context.NewPageAsync();
         await page.GotoAsync(link + "?steps=env,http.ping,ws.echo");
         await page.GetByRole(AriaRole.Button, new() { Name = "Run test" }).ClickAsync();
         await page.Locator("body[data-state=done]").WaitForAsync(new() { Timeout = 30_000 });
         var pageIds = await PageResultIdsAsync(page);
-        var queued = await page.EvaluateAsync<int>("() => Object.keys(localStorage).filter(k => k.startsWith('portal.outbox.')).map(k => JSON.parse(localStorage.getItem(k)).length).reduce((a, b) => a + b, 0)");
+        var queued = await OutboxSizeAsync(page);
         (await StoredIdsAsync(session, null)).ShouldBeEmpty();
 
         await context.UnrouteAllAsync();
@@ -52,7 +50,7 @@ public sealed class ReporterTests() : BrowserTest("reporter")
         queued.ShouldBe(pageIds.Count + 2); // the results, the observation and the run's completion
         await Eventually.TrueAsync(async () => (await StoredIdsAsync(session, "client")).SetEquals(pageIds), "the reloaded page re-sent every result");
         await Eventually.TrueAsync(
-            async () => await page.EvaluateAsync<int>("() => Object.keys(localStorage).filter(k => k.startsWith('portal.outbox.')).map(k => JSON.parse(localStorage.getItem(k)).length).reduce((a, b) => a + b, 0)") == 0,
+            async () => await OutboxSizeAsync(page) == 0,
             "the outbox is empty once acknowledged");
         (await CountAsync("SELECT count(*) FROM runs WHERE session_id = $1 AND status = 'completed'", session)).ShouldBe(1);
         (await CountAsync("SELECT count(*) FROM results WHERE session_id = $1 AND source = 'server'", session)).ShouldBe(1);
@@ -63,8 +61,7 @@ public sealed class ReporterTests() : BrowserTest("reporter")
     {
         var (session, link) = await CreateSessionAsync("Offline");
         var context = await Browser.NewContextAsync();
-        await context.RouteAsync("**/hubs/run**", route => route.AbortAsync());
-        await context.RouteAsync("**/api/runs/**", route => route.AbortAsync());
+        await CutOffFromPortalAsync(context);
         var customer = await context.NewPageAsync();
         await customer.GotoAsync(link + "?steps=env,http.ping,ws.echo");
         await customer.GetByRole(AriaRole.Button, new() { Name = "Run test" }).ClickAsync();
@@ -108,6 +105,16 @@ public sealed class ReporterTests() : BrowserTest("reporter")
         await engineer.Locator(".run-card").Nth(1).WaitForAsync(new() { Timeout = 5_000 });
     }
 
+
+    /// <summary>Nothing from this browser context reaches the portal's hub or ingest: results pile up in the page's outbox.</summary>
+    private static async Task CutOffFromPortalAsync(IBrowserContext context)
+    {
+        await context.RouteAsync("**/hubs/run**", route => route.AbortAsync());
+        await context.RouteAsync("**/api/runs/**", route => route.AbortAsync());
+    }
+
+    private static Task<int> OutboxSizeAsync(IPage page) => page.EvaluateAsync<int>(
+        "() => Object.keys(localStorage).filter(k => k.startsWith('portal.outbox.')).map(k => JSON.parse(localStorage.getItem(k)).length).reduce((a, b) => a + b, 0)");
 
     private static async Task<HashSet<Guid>> PageResultIdsAsync(IPage page) =>
         [.. (await page.Locator("#steps li").EvaluateAllAsync<string[]>("items => items.map(i => i.dataset.resultId)")).Select(Guid.Parse)];
