@@ -53,6 +53,6 @@ public sealed class LinkOptions
 /// <summary>Rate limits, per customer link.</summary>
 public sealed class LimitOptions
 {
-    /// <summary>How many messages one link may post over plain HTTP per minute; beyond it, 429.</summary>
+    /// <summary>How many messages one link may send per minute, hub and HTTP together; beyond it, refusals (429 over HTTP).</summary>
     public int MessagesPerMinutePerLink { get; set; } = 300;
 }

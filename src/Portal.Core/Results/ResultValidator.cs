@@ -62,14 +62,15 @@ public static class ResultValidator
             return;
         }
 
+        var name = char.ToUpperInvariant(field[0]) + field[1..];
         if (e.ValueKind != JsonValueKind.Object)
         {
-            errors[field] = [$"{char.ToUpperInvariant(field[0])}{field[1..]} must be a JSON object."];
+            errors[field] = [$"{name} must be a JSON object."];
         }
         else if (e.GetRawText().Contains("\\u0000", StringComparison.Ordinal))
         {
             // PostgreSQL's jsonb cannot hold the NUL character.
-            errors[field] = [$"{char.ToUpperInvariant(field[0])}{field[1..]} must not contain the NUL character (\\u0000)."];
+            errors[field] = [$"{name} must not contain the NUL character (\\u0000)."];
         }
     }
 

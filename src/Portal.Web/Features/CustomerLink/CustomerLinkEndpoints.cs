@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Portal.Data;
+using Portal.Web.Features.Diagnostics;
 
 namespace Portal.Web.Features.CustomerLink;
 
@@ -40,10 +40,8 @@ public static class CustomerLinkEndpoints
     public static string? AlternateOrigin(HttpContext context)
     {
         var self = $"{context.Request.Scheme}://{context.Request.Host}";
-        var addresses = context.RequestServices.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
-        return addresses
-            .Select(a => Uri.TryCreate(a, UriKind.Absolute, out var u) && u.Host is not ("0.0.0.0" or "[::]" or "+" or "*") ? u.GetLeftPart(UriPartial.Authority) : null)
-            .FirstOrDefault(o => o is not null && !string.Equals(o, self, StringComparison.OrdinalIgnoreCase));
+        return ProbeEndpoints.OwnOrigins(context.RequestServices.GetRequiredService<IServer>())
+            .FirstOrDefault(o => !string.Equals(o, self, StringComparison.OrdinalIgnoreCase));
     }
 
     private static async Task<IResult> ShowAsync(string token, HttpContext context, PortalDbContext db, TimeProvider time, KitAssets kit, CancellationToken cancellationToken)

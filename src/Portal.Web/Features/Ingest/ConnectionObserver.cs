@@ -12,7 +12,7 @@ namespace Portal.Web.Features.Ingest;
 /// HTTP version, whether a WebSocket upgrade kept its <c>Upgrade</c>/<c>Connection</c> headers, and TLS details
 /// where Kestrel terminated TLS.
 /// </summary>
-public sealed class ConnectionObserver(IOptionsMonitor<PortalOptions> options)
+public sealed class ConnectionObserver(IOptionsMonitor<PortalOptions> options, TimeProvider time)
 {
     /// <summary>Headers that proxies add or that only proxies send.</summary>
     public static readonly string[] ProxyHeaders =
@@ -66,7 +66,7 @@ public sealed class ConnectionObserver(IOptionsMonitor<PortalOptions> options)
         };
         return new ResultSubmission(
             id, runId, KnownSteps.ServerConnection, foreign.Count > 0 ? ResultStatus.Warn : ResultStatus.Pass,
-            JsonSerializer.SerializeToElement(metrics), JsonSerializer.SerializeToElement(detail), DateTimeOffset.UtcNow);
+            JsonSerializer.SerializeToElement(metrics), JsonSerializer.SerializeToElement(detail), time.GetUtcNow());
     }
 
     private bool IsTrusted(IPAddress address)

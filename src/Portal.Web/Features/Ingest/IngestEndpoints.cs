@@ -16,35 +16,13 @@ public static class IngestEndpoints
     /// <summary>The largest body the HTTP fallback reads: a result at its limit plus room for escaping.</summary>
     public const int MaxBodyBytes = ResultValidator.MaxResultBytes + 1024;
 
-    /// <summary>The rate-limit policy of messages posted with a link.</summary>
-    public const string PerLinkPolicy = "per-link";
-
     /// <summary>Adds SignalR and the ingest services.</summary>
     public static IServiceCollection AddIngest(this IServiceCollection services)
     {
         services.AddSingleton<RunIngest>();
         services.AddSingleton<ResultReception>();
         services.AddSingleton<ConnectionObserver>();
-        services.AddRateLimiter(o =>
-        {
-            // 429 with a reason, not the middleware's default 503: the client is asked to slow down, the server is fine.
-            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-            o.OnRejected = async (context, cancellationToken) =>
-            {
-                context.HttpContext.Response.Headers.RetryAfter = "60";
-                await context.HttpContext.Response.WriteAsJsonAsync(
-                    new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = 429, Title = "Too many messages for this link.", Detail = "Slow down and retry after a minute." },
-                    options: null, contentType: "application/problem+json", cancellationToken);
-            };
-            o.AddPolicy(PerLinkPolicy, context =>
-            {
-                var limit = context.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<PortalOptions>>().CurrentValue.Limits.MessagesPerMinutePerLink;
-                var token = context.Request.RouteValues["token"] as string ?? "";
-                return System.Threading.RateLimiting.RateLimitPartition.GetFixedWindowLimiter(
-                    Convert.ToHexString(Portal.Core.Sessions.CapabilityToken.Hash(token)),
-                    _ => new System.Threading.RateLimiting.FixedWindowRateLimiterOptions { PermitLimit = limit, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 });
-            });
-        });
+        services.AddSingleton<LinkBudget>();
         services.AddSingleton<PerLinkHubFilter>();
         services.AddSignalR(o =>
         {
@@ -60,7 +38,19 @@ public static class IngestEndpoints
     {
         endpoints.MapHub<RunHub>(RunHub.Path, o => o.AllowStatefulReconnects = true);
 
-        var runs = endpoints.MapGroup("/api/runs/{token}").RequireAuthorization(Policies.Customer).RequireRateLimiting(PerLinkPolicy).DisableAntiforgery();
+        var runs = endpoints.MapGroup("/api/runs/{token}").RequireAuthorization(Policies.Customer).DisableAntiforgery()
+            .AddEndpointFilter(async (context, next) =>
+            {
+                var http = context.HttpContext;
+                if (http.RequestServices.GetRequiredService<LinkBudget>().TryTake(CustomerLinkAuthenticationHandler.SessionOf(http.User)))
+                {
+                    return await next(context);
+                }
+
+                // 429 with a reason (not a bare 503): the client is asked to slow down; the server is fine.
+                http.Response.Headers.RetryAfter = ((int)LinkBudget.Window.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                return TypedResults.Problem(title: "Too many messages for this link.", detail: "Slow down and retry after a minute.", statusCode: StatusCodes.Status429TooManyRequests);
+            });
         runs.MapPost("/results", ReportAsync);
         runs.MapPost("/complete", CompleteAsync);
         runs.MapPost("/observe", ObserveAsync);

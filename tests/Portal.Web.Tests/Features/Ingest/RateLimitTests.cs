@@ -60,6 +60,31 @@ public sealed class RateLimitTests : IAsyncLifetime
         answers[3].GetProperty("error").GetString()!.ShouldContain("Too many messages");
     }
 
+    [Fact]
+    public async Task HubAndHttp_SameLink_ShareOneBudget()
+    {
+        using var api = _portal.CreateClient();
+        var token = await CreateAsync(api);
+        using var hub = await RawHubClient.ConnectAsync(
+            new Uri($"ws://{_portal.BaseAddress.Authority}/hubs/run?access_token={token}"), _portal.BaseAddress.GetLeftPart(UriPartial.Authority));
+        using var client = _portal.CreateClient(withApiKey: false);
+        var run = Guid.NewGuid();
+
+        var viaHub = new List<bool>();
+        for (var i = 0; i < 2; i++)
+        {
+            var answer = await hub.InvokeAsync("Report", new { id = Guid.NewGuid(), runId = run, step = "ws.echo", status = "pass" });
+            viaHub.Add(answer.TryGetProperty("result", out _));
+        }
+
+        using var third = await client.PostAsJsonAsync($"/api/runs/{token}/results", new { id = Guid.NewGuid(), runId = run, step = "ws.echo", status = "pass" });
+        using var fourth = await client.PostAsJsonAsync($"/api/runs/{token}/results", new { id = Guid.NewGuid(), runId = run, step = "ws.echo", status = "pass" });
+
+        viaHub.ShouldBe([true, true]);
+        third.StatusCode.ShouldBe(HttpStatusCode.OK);
+        fourth.StatusCode.ShouldBe(HttpStatusCode.TooManyRequests);
+    }
+
     private static async Task<string> CreateAsync(HttpClient api)
     {
         using var created = await api.PostAsJsonAsync("/api/v1/sessions", new { customerName = "Limits" });
