@@ -18,6 +18,13 @@ public sealed class PortalOptions
     public List<string> AllowedOrigins { get; set; } = [];
 
     /// <summary>
+    /// More origins (http or https) of this same portal than the addresses it listens on, for example
+    /// <c>https://portal.example.com:8443</c> reached through a proxy: the battery tests cross-origin requests and the
+    /// WebSocket variants (<c>ws://</c> versus <c>wss://</c>, another port) against them.
+    /// </summary>
+    public List<string> AlternateOrigins { get; set; } = [];
+
+    /// <summary>
     /// Addresses of the reverse proxies in front of the portal whose forwarding headers are believed. From anyone
     /// else such headers are evidence of a proxy on the customer's side, not an address.
     /// </summary>

@@ -16,6 +16,9 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ar
 // Serve Radzen's and the framework's files straight from the build output too, not only from a publish folder.
 builder.WebHost.UseStaticWebAssets();
 
+// Where Kestrel terminates TLS, the ClientHello tells which TLS stack the customer's connection really came from.
+builder.WebHost.ConfigureKestrel(ClientHelloCapture.Install);
+
 // The hosting diagnostics log every request line, and customer-link tokens live in paths (/t/{token}) and in
 // SignalR's access_token query: such lines must never reach a log.
 builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);

@@ -21,7 +21,7 @@ public sealed class BatteryTests() : BrowserTest("battery", new() { ["ASPNETCORE
             "SELECT step, status, source, metrics::text, detail::text FROM results WHERE session_id = $1",
             r => (Step: r.GetString(0), Status: r.GetString(1), Source: r.GetString(2), Metrics: JsonDocument.Parse(r.GetString(3)).RootElement, Detail: JsonDocument.Parse(r.GetString(4)).RootElement),
             session)).ToDictionary(r => r.Step, StringComparer.Ordinal);
-        string[] expected = ["env", "http.ping", "http.cors", "ws.echo", "ws.messages", "ws.close", "sse", "longpoll", "signalr.transports", "http.download", "http.upload", "targets", "ws.idle", "server.connection"];
+        string[] expected = ["env", "http.ping", "http.cors", "ws.echo", "ws.messages", "ws.close", "ws.variants", "sse", "longpoll", "signalr.transports", "http.download", "http.upload", "targets", "ws.idle", "server.connection"];
         results.Keys.Order(StringComparer.Ordinal).ShouldBe(expected.Order(StringComparer.Ordinal));
         foreach (var step in expected.Except(["targets"]))
         {
@@ -43,6 +43,8 @@ public sealed class BatteryTests() : BrowserTest("battery", new() { ["ASPNETCORE
         m["ws.messages"].GetProperty("largestBinaryBytes").GetInt32().ShouldBe(1024 * 1024);
         m["ws.close"].GetProperty("clientCloseCode").GetInt32().ShouldBe(1000);
         m["ws.close"].GetProperty("serverCloseCode").GetInt32().ShouldBe(4000);
+        m["ws.variants"].GetProperty("working").GetInt32().ShouldBe(1);
+        m["ws.variants"].GetProperty("wsOk").GetInt32().ShouldBe(1);
         m["sse"].GetProperty("events").GetInt32().ShouldBe(10);
         m["sse"].GetProperty("reconnectMs").GetDouble().ShouldBeGreaterThan(0);
         m["longpoll"].GetProperty("cycles").GetInt32().ShouldBe(3);

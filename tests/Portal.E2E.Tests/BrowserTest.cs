@@ -19,8 +19,11 @@ public abstract class BrowserTest(string name, Dictionary<string, string>? envir
     {
         Portal = await PortalProcess.StartAsync(name, environment);
         _playwright = await Playwright.CreateAsync();
-        Browser = await Chromium.LaunchAsync(_playwright);
+        Browser = await Chromium.LaunchAsync(_playwright, BrowserArguments);
     }
+
+    /// <summary>Extra command-line arguments for Chromium.</summary>
+    protected virtual string[] BrowserArguments => [];
 
     public async Task DisposeAsync()
     {

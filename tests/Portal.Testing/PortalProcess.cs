@@ -30,8 +30,11 @@ public sealed partial class PortalProcess : IAsyncDisposable
         ConnectionString = connectionString;
     }
 
-    /// <summary>The portal's address, e.g. <c>http://127.0.0.1:41234</c>.</summary>
-    public Uri BaseAddress { get; private set; } = default!;
+    /// <summary>The portal's first address, e.g. <c>http://127.0.0.1:41234</c>.</summary>
+    public Uri BaseAddress => Addresses[0];
+
+    /// <summary>Every address the portal listens on, in the order of its URLs.</summary>
+    public IReadOnlyList<Uri> Addresses { get; private set; } = [];
 
     /// <summary>The database the portal uses.</summary>
     public string ConnectionString { get; }
@@ -68,7 +71,8 @@ public sealed partial class PortalProcess : IAsyncDisposable
 
         var process = Process.Start(info)!;
         var portal = new PortalProcess(process, connectionString);
-        var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var addresses = new ConcurrentQueue<Uri>();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         void OnLine(string? line)
         {
             if (line is null)
@@ -79,7 +83,11 @@ public sealed partial class PortalProcess : IAsyncDisposable
             portal._output.Enqueue(line);
             if (ListeningLine().Match(line) is { Success: true } m)
             {
-                listening.TrySetResult(new Uri(m.Groups[1].Value));
+                addresses.Enqueue(new Uri(m.Groups[1].Value));
+            }
+            else if (line.Contains("Application started.", StringComparison.Ordinal))
+            {
+                started.TrySetResult();
             }
         }
 
@@ -88,15 +96,24 @@ public sealed partial class PortalProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var exited = process.WaitForExitAsync();
-        var first = await Task.WhenAny(listening.Task, exited, Task.Delay(TimeSpan.FromSeconds(60)));
-        if (first != listening.Task)
+        var first = await Task.WhenAny(started.Task, exited, Task.Delay(TimeSpan.FromSeconds(60)));
+        if (first != started.Task || addresses.IsEmpty)
         {
             await portal.DisposeAsync();
             throw new InvalidOperationException("The portal did not start:\n" + string.Join('\n', portal.Output));
         }
 
-        portal.BaseAddress = await listening.Task;
+        portal.Addresses = [.. addresses];
         return portal;
+    }
+
+    /// <summary>A free TCP port on loopback, for portals that must listen on a named host (Kestrel binds
+    /// <c>localhost</c> only to a fixed port).</summary>
+    public static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>An HTTP client for the portal, with the bootstrap API key unless told otherwise.</summary>
@@ -135,6 +152,6 @@ public sealed partial class PortalProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    [GeneratedRegex(@"Now listening on: (http://\S+)")]
+    [GeneratedRegex(@"Now listening on: (https?://\S+)")]
     private static partial Regex ListeningLine();
 }

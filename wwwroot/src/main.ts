@@ -8,7 +8,7 @@ import { corsStep, downloadStep, longPollStep, pingStep, uploadStep } from "./st
 import { signalrStep } from "./steps/signalr";
 import { sseStep } from "./steps/sse";
 import { targetsStep } from "./steps/targets";
-import { closeStep, echoStep, idleStep, messagesStep } from "./steps/websocket";
+import { closeStep, echoStep, idleStep, messagesStep, variantsStep } from "./steps/websocket";
 
 function el<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -17,7 +17,7 @@ function el<T extends HTMLElement>(id: string): T {
 }
 
 /** The battery, in the order the customer sees it: quick answers first, the long idle wait last. */
-export function battery(token: string, idleSeconds: number, targets: readonly string[], alternateOrigin: string | null): Step[] {
+export function battery(token: string, idleSeconds: number, targets: readonly string[], alternateOrigin: string | null, wsVariants: readonly string[] = []): Step[] {
   return [
     environmentStep,
     pingStep,
@@ -25,6 +25,7 @@ export function battery(token: string, idleSeconds: number, targets: readonly st
     echoStep,
     messagesStep,
     closeStep,
+    variantsStep(wsVariants),
     sseStep,
     longPollStep,
     signalrStep(token),
@@ -41,7 +42,8 @@ function main(): void {
   const idleSeconds = Number(body.dataset.idleSeconds ?? "75");
   const targets = JSON.parse(body.dataset.targets ?? "[]") as string[];
   const only = new URLSearchParams(location.search).get("steps")?.split(",");
-  const steps = battery(token, idleSeconds, targets, body.dataset.altOrigin || null).filter((s) => !only || only.includes(s.name));
+  const wsVariants = JSON.parse(body.dataset.wsVariants ?? "[]") as string[];
+  const steps = battery(token, idleSeconds, targets, body.dataset.altOrigin || null, wsVariants).filter((s) => !only || only.includes(s.name));
   const button = el<HTMLButtonElement>("run");
   const progress = el<HTMLProgressElement>("progress");
   const current = el<HTMLElement>("current");

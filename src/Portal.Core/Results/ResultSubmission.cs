@@ -57,7 +57,7 @@ public static class KnownSteps
 
     private static readonly HashSet<string> Names = new(StringComparer.Ordinal)
     {
-        "env", "http.ping", "http.download", "http.upload", WebSocketEcho, "ws.messages", "ws.close", "ws.idle",
+        "env", "http.ping", "http.download", "http.upload", WebSocketEcho, "ws.messages", "ws.close", "ws.variants", "ws.idle",
         "http.cors", "sse", "longpoll", "signalr.transports", "targets", ServerConnection,
     };
 

@@ -107,6 +107,75 @@ export const echoStep: Step = {
   },
 };
 
+/** One variant of the echo on another scheme or port of the portal: did it open and echo? */
+interface VariantOutcome {
+  url: string;
+  scheme: "ws" | "wss";
+  opened: boolean;
+  openMs: number | null;
+  rttMedianMs: number | null;
+  error: string | null;
+  closeCode: number | null;
+}
+
+/**
+ * The echo on the portal's other schemes and ports (`ws://` versus `wss://`, another port): a transparent proxy
+ * that breaks plain `ws://` but cannot see into `wss://`, or a firewall that allows one port only, shows up here.
+ */
+export function variantsStep(origins: readonly string[]): Step {
+  return {
+    name: "ws.variants",
+    label: "WebSocket on other schemes and ports",
+    timeoutMs: 5_000 + origins.length * 5_000,
+    async run(signal): Promise<StepOutcome> {
+      if (origins.length === 0) {
+        return { status: "skipped", metrics: {}, detail: {}, summary: "The portal has no other scheme or port to test WebSockets on." };
+      }
+      const outcomes: VariantOutcome[] = [];
+      for (const origin of origins) {
+        const url = `${origin}/diag/ws/echo`;
+        const scheme = origin.startsWith("wss:") ? "wss" : "ws";
+        const outcome: VariantOutcome = { url, scheme, opened: false, openMs: null, rttMedianMs: null, error: null, closeCode: null };
+        outcomes.push(outcome);
+        if (scheme === "ws" && location.protocol === "https:") {
+          outcome.error = "not tried: a page served over https may not open ws://";
+          continue;
+        }
+        const started = performance.now();
+        try {
+          const ws = await open(url, signal);
+          outcome.opened = true;
+          outcome.openMs = round(performance.now() - started);
+          const rtts: number[] = [];
+          for (let i = 0; i < 5; i++) rtts.push(await roundTrip(ws, `variant ${i}`, signal));
+          outcome.rttMedianMs = summarize(rtts).median;
+          ws.close(1000, "done");
+        } catch (e) {
+          outcome.error = e instanceof Error ? e.message : String(e);
+          outcome.closeCode = e instanceof StepError ? e.closeCode : null;
+        }
+      }
+      const tried = outcomes.filter((o) => !o.error?.startsWith("not tried"));
+      const ok = tried.filter((o) => o.rttMedianMs !== null);
+      const bySchema = (scheme: string) => {
+        const of = tried.filter((o) => o.scheme === scheme);
+        return of.length === 0 ? null : of.every((o) => o.rttMedianMs !== null) ? 1 : 0;
+      };
+      const failed = tried.filter((o) => o.rttMedianMs === null).map((o) => o.url.replace("/diag/ws/echo", ""));
+      return {
+        status: tried.length === 0 ? "skipped" : failed.length === 0 ? "pass" : ok.length > 0 ? "warn" : "fail",
+        metrics: { variants: outcomes.length, tried: tried.length, working: ok.length, wsOk: bySchema("ws"), wssOk: bySchema("wss") },
+        detail: { variants: outcomes },
+        summary: tried.length === 0
+          ? "No other WebSocket scheme or port could be tried from this page."
+          : failed.length === 0
+            ? `WebSocket also works on ${ok.map((o) => o.url.replace("/diag/ws/echo", "")).join(", ")}.`
+            : `WebSocket does not work on ${failed.join(", ")}.`,
+      };
+    },
+  };
+}
+
 /** Incompressible bytes, filled 64 KiB at a time (getRandomValues' limit). */
 export function randomBytes(size: number): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(size);

@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Portal.Data;
 using Portal.Web.Features.Diagnostics;
@@ -23,7 +22,7 @@ public static class CustomerLinkEndpoints
     }
 
     /// <summary>Registers the services of customer links.</summary>
-    public static IServiceCollection AddCustomerLink(this IServiceCollection services) => services.AddSingleton<KitAssets>();
+    public static IServiceCollection AddCustomerLink(this IServiceCollection services) => services.AddSingleton<KitAssets>().AddSingleton<PortalOrigins>();
 
     /// <summary>Maps the customer page and the kit's files.</summary>
     public static IEndpointRouteBuilder MapCustomerLink(this IEndpointRouteBuilder endpoints)
@@ -33,23 +32,13 @@ public static class CustomerLinkEndpoints
         return endpoints;
     }
 
-    /// <summary>
-    /// A second origin of this same portal (another address it listens on), for the cross-origin step; null when the
-    /// portal listens on one address only.
-    /// </summary>
-    public static string? AlternateOrigin(HttpContext context)
-    {
-        var self = $"{context.Request.Scheme}://{context.Request.Host}";
-        return ProbeEndpoints.OwnOrigins(context.RequestServices.GetRequiredService<IServer>())
-            .FirstOrDefault(o => !string.Equals(o, self, StringComparison.OrdinalIgnoreCase));
-    }
-
-    private static async Task<IResult> ShowAsync(string token, HttpContext context, PortalDbContext db, TimeProvider time, KitAssets kit, CancellationToken cancellationToken)
+    private static async Task<IResult> ShowAsync(string token, HttpContext context, PortalDbContext db, TimeProvider time, KitAssets kit, PortalOrigins origins, CancellationToken cancellationToken)
     {
         var (state, session) = await CustomerLinks.ResolveAsync(db, token, time.GetUtcNow(), cancellationToken);
-        var alternate = AlternateOrigin(context);
+        var alternate = origins.CrossOriginTarget(context.Request);
+        var variants = origins.WebSocketVariants(context.Request);
         var headers = context.Response.Headers;
-        headers.ContentSecurityPolicy = ContentSecurityPolicy(state == LinkState.Valid ? [.. session!.Targets, .. alternate is null ? Array.Empty<string>() : [alternate]] : []);
+        headers.ContentSecurityPolicy = ContentSecurityPolicy(state == LinkState.Valid ? [.. session!.Targets, .. origins.Others(context.Request), .. variants] : []);
         headers["Referrer-Policy"] = "no-referrer";
         headers.XContentTypeOptions = "nosniff";
         headers.CacheControl = "no-store";
@@ -57,7 +46,7 @@ public static class CustomerLinkEndpoints
         var style = kit.Url("kit.css");
         return state switch
         {
-            LinkState.Valid => new RazorComponentResult<CustomerPage>(new { Session = session!, ScriptUrl = kit.Url("kit.js"), StyleUrl = style, AlternateOrigin = alternate }),
+            LinkState.Valid => new RazorComponentResult<CustomerPage>(new { Session = session!, ScriptUrl = kit.Url("kit.js"), StyleUrl = style, AlternateOrigin = alternate, WebSocketVariants = variants }),
             LinkState.Expired => new RazorComponentResult<LinkProblemPage>(new { Expired = true, StyleUrl = style }) { StatusCode = StatusCodes.Status410Gone },
             _ => new RazorComponentResult<LinkProblemPage>(new { Expired = false, StyleUrl = style }) { StatusCode = StatusCodes.Status404NotFound },
         };

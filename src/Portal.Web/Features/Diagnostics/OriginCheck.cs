@@ -8,7 +8,7 @@ namespace Portal.Web.Features.Diagnostics;
 /// cookies (cross-site WebSocket hijacking). Requests without an Origin do not come from a browser page and are
 /// left to the endpoint's own authorization.
 /// </summary>
-public sealed partial class OriginCheck(RequestDelegate next, IOptionsMonitor<PortalOptions> options, ILogger<OriginCheck> logger)
+public sealed partial class OriginCheck(RequestDelegate next, IOptionsMonitor<PortalOptions> options, PortalOrigins origins, ILogger<OriginCheck> logger)
 {
     /// <summary>Checks the request and passes it on, or answers 403.</summary>
     public Task InvokeAsync(HttpContext context)
@@ -38,6 +38,12 @@ public sealed partial class OriginCheck(RequestDelegate next, IOptionsMonitor<Po
 
         var self = $"{request.Scheme}://{request.Host.Value}";
         if (string.Equals(uri.GetLeftPart(UriPartial.Authority), self, StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        // The portal's other origins (another scheme or port of itself) are its own: the battery's WebSocket variants.
+        if (origins.IsOwn(origin))
         {
             return true;
         }

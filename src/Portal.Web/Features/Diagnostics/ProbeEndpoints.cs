@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 
 namespace Portal.Web.Features.Diagnostics;
 
@@ -131,10 +129,10 @@ public static class ProbeEndpoints
     /// The target of the cross-origin step, served on the portal's other address: it allows the portal's own origins,
     /// with credentials, so a failure in the browser means something on the way interfered.
     /// </summary>
-    private static IResult Cors(HttpContext context, IServer server)
+    private static IResult Cors(HttpContext context, PortalOrigins origins)
     {
         var origin = context.Request.Headers.Origin.ToString();
-        if (origin.Length > 0 && OwnOrigins(server).Contains(origin, StringComparer.OrdinalIgnoreCase))
+        if (origin.Length > 0 && origins.IsOwn(origin))
         {
             context.Response.Headers.AccessControlAllowOrigin = origin;
             context.Response.Headers.AccessControlAllowCredentials = "true";
@@ -142,15 +140,6 @@ public static class ProbeEndpoints
         }
 
         return TypedResults.Ok(new { ok = true, credentials = context.Request.Headers.Cookie.Count > 0 });
-    }
-
-    /// <summary>The origins of the addresses the portal listens on (wildcard bindings left out: they are no origin).</summary>
-    public static IEnumerable<string> OwnOrigins(IServer server)
-    {
-        ArgumentNullException.ThrowIfNull(server);
-        return (server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [])
-            .Select(a => Uri.TryCreate(a, UriKind.Absolute, out var u) && u.Host is not ("0.0.0.0" or "[::]" or "+" or "*") ? u.GetLeftPart(UriPartial.Authority) : null)
-            .OfType<string>();
     }
 
     private static async Task<IResult> PollAsync(TimeProvider time, int? waitMs, CancellationToken cancellationToken)

@@ -3,6 +3,8 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Options;
 using Portal.Core.Results;
+using Portal.Core.Tls;
+using Portal.Web.Features.Diagnostics;
 
 namespace Portal.Web.Features.Ingest;
 
@@ -38,7 +40,22 @@ public sealed class ConnectionObserver(IOptionsMonitor<PortalOptions> options, T
         // Headers our own trusted proxies add are theirs, not the customer's network's.
         var foreign = trusted ? proxyHeaders.Keys.Where(h => h is not ("X-Forwarded-For" or "X-Forwarded-Proto" or "X-Forwarded-Host" or "X-Forwarded-Port" or "X-Real-IP")).ToList() : [.. proxyHeaders.Keys];
         var tls = context.Features.Get<ITlsHandshakeFeature>();
+        var hello = ClientHelloCapture.Get(context);
+        var fit = hello is null ? null : BrowserFit.Judge(request.Headers.UserAgent.ToString(), hello.Ja4);
+        var alpn = context.Features.Get<Microsoft.AspNetCore.Server.Kestrel.Core.Features.ITlsApplicationProtocolFeature>()?.ApplicationProtocol;
         var isUpgrade = context.WebSockets.IsWebSocketRequest || transport == "websockets";
+        // HTTP/2 and HTTP/3 carry WebSockets in an extended CONNECT (RFC 8441/9220), which has no Upgrade header to lose.
+        var upgradeApplies = isUpgrade && request.Protocol is "HTTP/1.1" or "HTTP/1.0";
+        var findings = new List<string>();
+        if (foreign.Count > 0)
+        {
+            findings.Add($"The portal saw proxy headers from the customer's network: {string.Join(", ", foreign)}.");
+        }
+
+        if (fit?.Fits == false)
+        {
+            findings.Add($"The TLS handshake did not come from {fit.Family}'s own TLS stack ({fit.ExpectedStack}) but from {fit.ObservedStack ?? "an unknown one"}: something between the customer and the portal re-made the connection.");
+        }
         var detail = new Dictionary<string, object?>
         {
             ["clientAddress"] = clientAddress,
@@ -48,24 +65,34 @@ public sealed class ConnectionObserver(IOptionsMonitor<PortalOptions> options, T
             ["transport"] = transport,
             ["proxyHeaders"] = proxyHeaders,
             ["foreignProxyHeaders"] = foreign,
-            ["upgradeHeader"] = isUpgrade ? request.Headers.Upgrade.ToString() : null,
-            ["connectionHeader"] = isUpgrade ? request.Headers.Connection.ToString() : null,
+            ["upgradeHeader"] = upgradeApplies ? request.Headers.Upgrade.ToString() : null,
+            ["connectionHeader"] = upgradeApplies ? request.Headers.Connection.ToString() : null,
+            ["webSocketOverHttp2"] = isUpgrade && !upgradeApplies,
             ["tlsProtocol"] = tls?.Protocol.ToString(),
             ["tlsCipher"] = tls?.NegotiatedCipherSuite?.ToString(),
+            ["alpn"] = alpn is { Length: > 0 } a ? System.Text.Encoding.ASCII.GetString(a.Span) : null,
+            ["sniSent"] = hello is null ? null : hello.Hello.ServerName is not null,
+            ["serverName"] = hello?.Hello.ServerName,
+            ["alpnOffered"] = hello?.Hello.Alpn,
+            ["ja4"] = hello?.Ja4,
+            ["browserFamily"] = fit?.Family,
+            ["expectedTlsStack"] = fit?.ExpectedStack,
+            ["observedTlsStack"] = fit?.ObservedStack,
+            ["fingerprintFitsBrowser"] = fit?.Fits,
             ["userAgent"] = request.Headers.UserAgent.ToString(),
-            ["summary"] = foreign.Count > 0
-                ? $"The portal saw proxy headers from the customer's network: {string.Join(", ", foreign)}."
-                : "The portal saw no proxy between the customer and itself.",
+            ["summary"] = findings.Count > 0 ? string.Join(' ', findings) : "The portal saw no proxy between the customer and itself.",
         };
         var metrics = new Dictionary<string, object?>
         {
             ["httpVersion"] = request.Protocol switch { "HTTP/1.0" => 1.0, "HTTP/1.1" => 1.1, "HTTP/2" => 2, "HTTP/3" => 3, _ => null },
             ["foreignProxyHeaders"] = foreign.Count,
             ["tls"] = tls is null ? 0 : 1,
-            ["upgradeHeadersPresent"] = isUpgrade ? (request.Headers.Upgrade.Count > 0 && request.Headers.Connection.ToString().Contains("upgrade", StringComparison.OrdinalIgnoreCase) ? 1 : 0) : null,
+            ["sniSent"] = hello is null ? null : hello.Hello.ServerName is null ? 0 : 1,
+            ["fingerprintFitsBrowser"] = fit?.Fits switch { true => 1, false => 0, null => null },
+            ["upgradeHeadersPresent"] = upgradeApplies ? (request.Headers.Upgrade.Count > 0 && request.Headers.Connection.ToString().Contains("upgrade", StringComparison.OrdinalIgnoreCase) ? 1 : 0) : null,
         };
         return new ResultSubmission(
-            id, runId, KnownSteps.ServerConnection, foreign.Count > 0 ? ResultStatus.Warn : ResultStatus.Pass,
+            id, runId, KnownSteps.ServerConnection, findings.Count > 0 ? ResultStatus.Warn : ResultStatus.Pass,
             JsonSerializer.SerializeToElement(metrics), JsonSerializer.SerializeToElement(detail), time.GetUtcNow());
     }
 

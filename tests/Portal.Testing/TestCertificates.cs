@@ -1,0 +1,49 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Portal.Testing;
+
+/// <summary>Certificates made in the test, for TLS servers with exactly the flaw a test needs.</summary>
+public static class TestCertificates
+{
+    /// <summary>
+    /// A self-signed server certificate (ECDSA P-256) for the given DNS names and IP addresses, valid in the given
+    /// window (by default from an hour ago for a day).
+    /// </summary>
+    public static X509Certificate2 SelfSigned(string[] names, IPAddress[]? addresses = null, DateTimeOffset? notBefore = null, DateTimeOffset? notAfter = null)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={(names.Length > 0 ? names[0] : "portal-test")}", key, HashAlgorithmName.SHA256);
+        var san = new SubjectAlternativeNameBuilder();
+        foreach (var name in names)
+        {
+            san.AddDnsName(name);
+        }
+
+        foreach (var address in addresses ?? [])
+        {
+            san.AddIpAddress(address);
+        }
+
+        request.CertificateExtensions.Add(san.Build());
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        var from = notBefore ?? DateTimeOffset.UtcNow.AddHours(-1);
+        var to = notAfter ?? DateTimeOffset.UtcNow.AddDays(1);
+        return request.CreateSelfSigned(from, to);
+    }
+
+    /// <summary>Writes a certificate and its private key as PEM files into a folder; returns their paths.</summary>
+    public static (string CertificatePath, string KeyPath) WritePem(X509Certificate2 certificate, string folder)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        Directory.CreateDirectory(folder);
+        var certificatePath = Path.Combine(folder, "cert.pem");
+        var keyPath = Path.Combine(folder, "key.pem");
+        File.WriteAllText(certificatePath, certificate.ExportCertificatePem());
+        File.WriteAllText(keyPath, certificate.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
+        return (certificatePath, keyPath);
+    }
+}
