@@ -1,0 +1,163 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Portal.Probes;
+
+/// <summary>
+/// Probes a target from the portal's side: DNS, TCP per address family, TLS with and without SNI (certificate
+/// chain and the exact validation problem), HTTP with its redirect chain, and a WebSocket upgrade with an echo and
+/// idle survival. Polite: every step has a time-out, every handshake is completed or aborted cleanly, and one
+/// target has at most one probe connection open at a time, whoever asks.
+/// </summary>
+public sealed partial class Prober
+{
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _perTarget = new(StringComparer.OrdinalIgnoreCase);
+    private readonly HostResolver _resolver;
+    private readonly ProbeOptions _options;
+    private readonly X509Certificate2Collection _trustedRoots = [];
+
+    /// <summary>Creates a prober with a guard built from the options' allow-list.</summary>
+    public Prober(ProbeOptions options, HostResolver? resolver = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        Guard = new AddressGuard(options.AllowList);
+        _resolver = resolver ?? SystemResolver;
+        foreach (var path in options.TrustedRoots)
+        {
+            _trustedRoots.ImportFromPemFile(path);
+        }
+    }
+
+    /// <summary>The system's resolver (the machine's DNS settings and hosts file).</summary>
+    public static Task<IPAddress[]> SystemResolver(string host, AddressFamily family, CancellationToken cancellationToken) =>
+        System.Net.Dns.GetHostAddressesAsync(host, family, cancellationToken);
+
+    /// <summary>The address guard every probe goes through.</summary>
+    public AddressGuard Guard { get; }
+
+    /// <summary>Runs every probe that fits the target, yielding each result as soon as it is known.</summary>
+    /// <param name="target">The target.</param>
+    /// <param name="idleSeconds">How long to hold a WebSocket quiet (0: no idle probe); the options' value when null.</param>
+    /// <param name="cancellationToken">Stops the probe; connections are still closed.</param>
+    public async IAsyncEnumerable<ProbeResult> ProbeAsync(ProbeTarget target, int? idleSeconds = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        var guarded = await Guard.ResolveAsync(target, _resolver, cancellationToken);
+        if (!guarded.Decision.Allowed)
+        {
+            yield return Result("probe.target", "blocked", new() { ["blocked"] = 1 }, target, new() { ["reason"] = guarded.Decision.Reason },
+                $"The portal did not probe {target}: {guarded.Decision.Reason}");
+            yield break;
+        }
+
+        var gate = _perTarget.GetOrAdd($"{target.Host}:{target.Port}", _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            yield return Dns(guarded);
+            if (guarded.IPv4.Count + guarded.IPv6.Count == 0)
+            {
+                yield break;
+            }
+
+            var (tcp, reachable) = await TcpAsync(guarded, cancellationToken);
+            yield return tcp;
+            if (reachable is null)
+            {
+                yield break;
+            }
+
+            if (target.UsesTls)
+            {
+                yield return await TlsAsync(target, reachable, cancellationToken);
+            }
+
+            if (target.IsHttp)
+            {
+                yield return await HttpAsync(guarded, cancellationToken);
+            }
+
+            if (target.IsWebSocket)
+            {
+                var idle = idleSeconds ?? _options.IdleSeconds;
+                await foreach (var result in WebSocketAsync(target, reachable, idle, cancellationToken))
+                {
+                    yield return result;
+                }
+            }
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private static ProbeResult Dns(GuardedTarget guarded)
+    {
+        var count = guarded.IPv4.Count + guarded.IPv6.Count;
+        var literal = IPAddress.TryParse(guarded.Target.Host, out _);
+        return Result(
+            "probe.dns", count > 0 ? "pass" : "fail",
+            new()
+            {
+                ["a"] = guarded.IPv4.Count,
+                ["aaaa"] = guarded.IPv6.Count,
+                ["aMs"] = literal ? null : Math.Round(guarded.IPv4ResolveTime.TotalMilliseconds, 2),
+                ["aaaaMs"] = literal ? null : Math.Round(guarded.IPv6ResolveTime.TotalMilliseconds, 2),
+            },
+            guarded.Target,
+            new() { ["ipv4"] = guarded.IPv4.Select(a => a.ToString()).ToList(), ["ipv6"] = guarded.IPv6.Select(a => a.ToString()).ToList(), ["literal"] = literal },
+            count == 0 ? guarded.ResolveError ?? $"{guarded.Target.Host} has no address."
+                : literal ? $"{guarded.Target.Host} is an address; nothing to resolve."
+                : $"{guarded.Target.Host} resolves to {guarded.IPv4.Count} IPv4 and {guarded.IPv6.Count} IPv6 address(es).");
+    }
+
+    /// <summary>Connects to the first few addresses of each family, one at a time; returns the first that answered.</summary>
+    private async Task<(ProbeResult Result, IPAddress? Reachable)> TcpAsync(GuardedTarget guarded, CancellationToken cancellationToken)
+    {
+        var attempts = new List<Dictionary<string, object?>>();
+        IPAddress? reachable = null;
+        double? v4Ms = null;
+        double? v6Ms = null;
+        foreach (var address in guarded.IPv4.Take(3).Concat(guarded.IPv6.Take(3)))
+        {
+            var (socket, ms, error) = await Connections.ConnectAsync(address, guarded.Target.Port, _options.ConnectTimeout, cancellationToken);
+            attempts.Add(new() { ["address"] = address.ToString(), ["connected"] = socket is not null, ["ms"] = ms, ["error"] = error });
+            if (socket is null)
+            {
+                continue;
+            }
+
+            await Connections.CloseAsync(socket);
+            reachable ??= address;
+            if (address.AddressFamily == AddressFamily.InterNetwork)
+            {
+                v4Ms ??= ms;
+            }
+            else
+            {
+                v6Ms ??= ms;
+            }
+        }
+
+        var connected = attempts.Count(a => (bool)a["connected"]!);
+        var status = connected == attempts.Count ? "pass" : connected > 0 ? "warn" : "fail";
+        var summary = connected == 0
+            ? $"No address of {guarded.Target.Host} accepted a TCP connection on port {guarded.Target.Port} ({attempts[0]["error"]})."
+            : $"TCP to port {guarded.Target.Port} connects" + (v4Ms is not null ? $" over IPv4 in {v4Ms} ms" : string.Empty) + (v6Ms is not null ? $" over IPv6 in {v6Ms} ms" : string.Empty) + (connected < attempts.Count ? $"; {attempts.Count - connected} address(es) did not answer." : ".");
+        var result = Result("probe.tcp", status, new() { ["ipv4ConnectMs"] = v4Ms, ["ipv6ConnectMs"] = v6Ms, ["connected"] = connected, ["attempted"] = attempts.Count },
+            guarded.Target, new() { ["attempts"] = attempts }, summary);
+        return (result, reachable);
+    }
+
+    private static ProbeResult Result(string step, string status, Dictionary<string, double?> metrics, ProbeTarget target, Dictionary<string, object?> detail, string summary)
+    {
+        detail["target"] = target.Original;
+        detail["summary"] = summary;
+        return new ProbeResult(step, status, metrics, detail);
+    }
+}
