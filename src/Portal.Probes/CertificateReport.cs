@@ -5,7 +5,7 @@ namespace Portal.Probes;
 
 /// <summary>
 /// The certificate a TLS server showed and what is wrong with it, in the words an engineer uses: <c>expired</c>,
-/// <c>not-yet-valid</c>, <c>self-signed</c>, <c>untrusted-root</c>, <c>incomplete-chain</c>, <c>name-mismatch</c>,
+/// <c>not-yet-valid</c>, <c>self-signed</c>, <c>untrusted-root</c>, <c>name-mismatch</c>,
 /// <c>revoked</c>.
 /// </summary>
 public sealed record CertificateReport(
@@ -43,12 +43,10 @@ public sealed record CertificateReport(
             {
                 problems.Add("self-signed");
             }
-            else if ((statuses & X509ChainStatusFlags.PartialChain) != 0)
+            else if ((statuses & (X509ChainStatusFlags.UntrustedRoot | X509ChainStatusFlags.PartialChain)) != 0)
             {
-                problems.Add("incomplete-chain");
-            }
-            else if ((statuses & X509ChainStatusFlags.UntrustedRoot) != 0)
-            {
+                // The chain does not lead to a root the portal trusts: the root is unknown (a private or an intercepting
+                // proxy's CA), or the server left out an intermediate; the chain in the detail shows which.
                 problems.Add("untrusted-root");
             }
 

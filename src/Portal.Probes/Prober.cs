@@ -73,7 +73,13 @@ public sealed partial class Prober
 
             if (target.UsesTls)
             {
-                yield return await TlsAsync(target, reachable, cancellationToken);
+                var tls = await TlsAsync(target, reachable, cancellationToken);
+                yield return tls;
+                if (tls.Metrics["sniOk"] == 0 && tls.Metrics["noSniOk"] != 1)
+                {
+                    // Without a TLS session HTTP and WebSocket would only fail the same way, and hold the server longer.
+                    yield break;
+                }
             }
 
             if (target.IsHttp)

@@ -35,6 +35,34 @@ public static class TestCertificates
         return request.CreateSelfSigned(from, to);
     }
 
+    /// <summary>A certificate authority (ECDSA P-256) for signing test server certificates.</summary>
+    public static X509Certificate2 Authority(string name)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-30), DateTimeOffset.UtcNow.AddYears(1));
+    }
+
+    /// <summary>A server certificate for a DNS name, signed by an authority, valid in the given window.</summary>
+    public static X509Certificate2 Signed(X509Certificate2 authority, string name, DateTimeOffset notBefore, DateTimeOffset notAfter)
+    {
+        ArgumentNullException.ThrowIfNull(authority);
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddDnsName(name);
+        request.CertificateExtensions.Add(san.Build());
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(authority, true, false));
+        using var signer = authority.GetECDsaPrivateKey()!;
+        using var plain = request.Create(authority.SubjectName, X509SignatureGenerator.CreateForECDsa(signer), notBefore, notAfter, RandomNumberGenerator.GetBytes(16));
+        return plain.CopyWithPrivateKey(key);
+    }
+
     /// <summary>Writes a certificate and its private key as PEM files into a folder; returns their paths.</summary>
     public static (string CertificatePath, string KeyPath) WritePem(X509Certificate2 certificate, string folder)
     {
