@@ -7,6 +7,7 @@ using Portal.Web.Features.CustomerLink;
 using Portal.Web.Features.Database;
 using Portal.Web.Features.Diagnostics;
 using Portal.Web.Features.Ingest;
+using Portal.Web.Features.Probes;
 using Portal.Web.Features.Sessions;
 using Radzen;
 
@@ -48,6 +49,7 @@ builder.Services.AddAccounts();
 builder.Services.AddCustomerLink();
 builder.Services.AddIngest();
 builder.Services.AddSessions();
+builder.Services.AddProbes(builder.Configuration);
 builder.Services.AddSingleton<Portal.Web.Features.Diagnostics.EchoRegistry>();
 
 var app = builder.Build();
@@ -91,6 +93,7 @@ app.MapIngest();
 app.MapEcho();
 app.MapProbeEndpoints();
 app.MapSessionsApi();
+app.MapProbesApi();
 
 await app.RunAsync();
 return 0;

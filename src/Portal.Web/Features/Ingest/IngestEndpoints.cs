@@ -83,7 +83,7 @@ public static class IngestEndpoints
         return received.Ack is { } ack ? TypedResults.Ok(ack) : Problem(received.Problem!, received.Errors);
     }
 
-    private static async Task<Results<Ok<IngestAck>, ProblemHttpResult>> ObserveAsync(HttpContext context, ResultReception reception, ConnectionObserver observer, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<IngestAck>, ProblemHttpResult>> ObserveAsync(HttpContext context, ResultReception reception, ConnectionObserver observer, Probes.ProbeService probes, CancellationToken cancellationToken)
     {
         var (body, problem) = await ReadAsync<ObserveRun>(context, cancellationToken);
         if (problem is not null)
@@ -99,6 +99,11 @@ public static class IngestEndpoints
         var observation = observer.Observe(context, observe.RunId, observe.Id, "http");
         var received = await reception.ReceiveAsync(
             CustomerLinkAuthenticationHandler.SessionOf(context.User), observation, ResultSource.Server, "http", context.Request.Headers.UserAgent, cancellationToken);
+        if (received.Ack is { Stored: true })
+        {
+            await probes.StartForCustomerRunAsync(CustomerLinkAuthenticationHandler.SessionOf(context.User), observe.RunId, cancellationToken);
+        }
+
         return received.Ack is { } ack ? TypedResults.Ok(ack) : Problem(received.Problem!, received.Errors);
     }
 

@@ -13,7 +13,7 @@ namespace Portal.Web.Features.Ingest;
 /// customer's network lets through.
 /// </summary>
 [Authorize(Policy = Policies.Customer)]
-public sealed class RunHub(ResultReception reception, ConnectionObserver observer, TimeProvider time) : Hub
+public sealed class RunHub(ResultReception reception, ConnectionObserver observer, Probes.ProbeService probes, TimeProvider time) : Hub
 {
     /// <summary>The hub's path.</summary>
     public const string Path = "/hubs/run";
@@ -37,6 +37,12 @@ public sealed class RunHub(ResultReception reception, ConnectionObserver observe
         var http = Context.GetHttpContext() ?? throw new HubException("No HTTP request behind this connection.");
         var observation = observer.Observe(http, runId, id, Transport);
         var outcome = await reception.ReceiveAsync(Session, observation, ResultSource.Server, Transport, UserAgent, Context.ConnectionAborted);
+        if (outcome.Ack is { Stored: true })
+        {
+            // The first observation of a run is its start: probe the session's targets from the portal's side too.
+            await probes.StartForCustomerRunAsync(Session, runId, Context.ConnectionAborted);
+        }
+
         return outcome.Match(ack => ack, problem => throw new HubException(problem));
     }
 

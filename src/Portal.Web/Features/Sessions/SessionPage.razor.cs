@@ -20,6 +20,8 @@ public partial class SessionPage
     private string? _newLink;
     private string? _notice;
     private bool _showImport;
+    private bool _showProbe;
+    private string? _probeTargets;
     private string? _reportCode;
     private IDisposable? _watch;
     private readonly SemaphoreSlim _reload = new(1, 1);
@@ -39,6 +41,13 @@ public partial class SessionPage
 
     [Inject]
     private ResultReception Reception { get; set; } = default!;
+
+    [Inject]
+    private Probes.ProbeService Probes { get; set; } = default!;
+
+    /// <summary>Who is logged in.</summary>
+    [CascadingParameter]
+    private Task<Microsoft.AspNetCore.Components.Authorization.AuthenticationState>? AuthenticationState { get; set; }
 
     /// <summary>The session's id, from the address.</summary>
     [Parameter]
@@ -85,6 +94,30 @@ public partial class SessionPage
     {
         await RunHub.Clients.Group(Ingest.RunHub.Group(Id)).SendAsync("runAgain", _disposed.Token);
         _notice = "Asked the customer's page to run the test again. A new run appears here when it starts.";
+    }
+
+    private void ToggleProbe()
+    {
+        _showProbe = !_showProbe;
+        _probeTargets ??= string.Join('\n', _session?.Targets ?? []);
+    }
+
+    private async Task ProbeAsync()
+    {
+        var targets = (_probeTargets ?? string.Empty).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var user = AuthenticationState is null ? null : (await AuthenticationState).User.FindFirst(System.Security.Claims.ClaimTypes.NameIdentifier)?.Value;
+        var outcome = await Probes.RequestAsync(Id, targets, user ?? "unknown", _disposed.Token);
+        _notice = outcome.State switch
+        {
+            Features.Probes.ProbeRequestState.Accepted => $"Probing {string.Join(", ", outcome.Targets!)}. Results appear below as they come.",
+            Features.Probes.ProbeRequestState.RateLimited => "Too many probes in the last minute; try again shortly.",
+            Features.Probes.ProbeRequestState.NotFound => "This session no longer exists.",
+            _ => string.Join(" ", outcome.Errors!),
+        };
+        if (outcome.State == Features.Probes.ProbeRequestState.Accepted)
+        {
+            _showProbe = false;
+        }
     }
 
     private async Task ImportAsync()

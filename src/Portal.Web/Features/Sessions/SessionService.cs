@@ -30,9 +30,10 @@ public sealed class SessionService(IDbContextFactory<PortalDbContext> contexts, 
     public const int MaxIdleSeconds = 900;
 
     /// <summary>Checks a request; returns the problems by field, empty when it is acceptable.</summary>
-    public static Dictionary<string, string[]> Validate(NewSession input)
+    public static Dictionary<string, string[]> Validate(NewSession input, Portal.Probes.AddressGuard guard)
     {
         ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(guard);
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
         if (input.CustomerName?.Length > MaxCustomerName)
         {
@@ -63,6 +64,15 @@ public sealed class SessionService(IDbContextFactory<PortalDbContext> contexts, 
                     || uri.Scheme is not ("http" or "https" or "ws" or "wss"))
                 {
                     problems.Add($"'{Shorten(target)}' is not an absolute http, https, ws or wss URL of at most {MaxTargetLength} characters.");
+                }
+                else if (!Portal.Probes.ProbeTarget.TryParse(target, out var parsed, out var error))
+                {
+                    problems.Add($"'{Shorten(target)}': {error}");
+                }
+                else if (guard.CheckTarget(parsed) is { Allowed: false } refused)
+                {
+                    // The portal probes a session's targets when its customer run starts: the address guard decides now.
+                    problems.Add($"'{Shorten(target)}' is refused: {refused.Reason}");
                 }
             }
 

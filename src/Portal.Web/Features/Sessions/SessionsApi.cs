@@ -21,7 +21,7 @@ public static class SessionsApi
         return endpoints;
     }
 
-    private static async Task<Results<Created<CreatedResponse>, ProblemHttpResult>> CreateAsync(HttpContext context, SessionService sessions, CancellationToken cancellationToken)
+    private static async Task<Results<Created<CreatedResponse>, ProblemHttpResult>> CreateAsync(HttpContext context, SessionService sessions, Probes.ProbeService probes, CancellationToken cancellationToken)
     {
         var (body, problem) = await IngestEndpoints.ReadAsync<NewSession>(context, cancellationToken);
         if (problem is not null)
@@ -30,7 +30,7 @@ public static class SessionsApi
         }
 
         var input = body.Value ?? new NewSession();
-        var errors = SessionService.Validate(input);
+        var errors = SessionService.Validate(input, probes.Prober.Guard);
         if (errors.Count > 0)
         {
             return TypedResults.Problem(

@@ -46,7 +46,7 @@ public partial class SessionsPage
     {
         _error = null;
         var input = new NewSession(_customerName, _ticketRef);
-        var errors = SessionService.Validate(input);
+        var errors = SessionService.Validate(input, Probes.Prober.Guard);
         if (errors.Count > 0)
         {
             _error = string.Join(" ", errors.Values.SelectMany(v => v));

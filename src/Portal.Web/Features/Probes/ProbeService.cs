@@ -1,0 +1,213 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using System.Threading.RateLimiting;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Portal.Core.Results;
+using Portal.Data;
+using Portal.Probes;
+using Portal.Web.Features.Ingest;
+
+namespace Portal.Web.Features.Probes;
+
+/// <summary>A batch of probes to run for a session, its results stored on one run.</summary>
+/// <param name="SessionId">The session.</param>
+/// <param name="RunId">The run the results join: a new probe run, or the customer's run that just started.</param>
+/// <param name="Targets">The checked targets.</param>
+/// <param name="IdleSeconds">How long the WebSocket idle probe holds a connection quiet.</param>
+/// <param name="CompleteRun">True for a probe run of its own, marked completed when the probes end.</param>
+public sealed record ProbeJob(Guid SessionId, Guid RunId, IReadOnlyList<ProbeTarget> Targets, int IdleSeconds, bool CompleteRun);
+
+/// <summary>What became of a request to probe.</summary>
+public enum ProbeRequestState
+{
+    /// <summary>Queued; results follow on the run.</summary>
+    Accepted,
+
+    /// <summary>No such session.</summary>
+    NotFound,
+
+    /// <summary>A target is malformed or forbidden; see the errors.</summary>
+    Invalid,
+
+    /// <summary>The engineer asked too often; try again later.</summary>
+    RateLimited,
+}
+
+/// <summary>The answer to a probe request.</summary>
+public sealed record ProbeRequestOutcome(ProbeRequestState State, Guid RunId = default, IReadOnlyList<string>? Targets = null, IReadOnlyList<string>? Errors = null, TimeSpan? RetryAfter = null);
+
+/// <summary>
+/// Accepts probe requests from engineers (API and console) and from customer runs that start, checks every target
+/// with the address guard, limits each engineer's rate, and queues the work for <see cref="ProbeWorker"/>.
+/// </summary>
+public sealed class ProbeService : IDisposable
+{
+    private readonly Channel<ProbeJob> _queue = Channel.CreateBounded<ProbeJob>(new BoundedChannelOptions(1000) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly PartitionedRateLimiter<string> _perEngineer;
+    private readonly IDbContextFactory<PortalDbContext> _databases;
+
+    /// <summary>Creates the service.</summary>
+    public ProbeService(Prober prober, IDbContextFactory<PortalDbContext> databases, IOptions<ProbeSettings> settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        Prober = prober;
+        _databases = databases;
+        var limit = settings.Value.RequestsPerMinutePerEngineer;
+        _perEngineer = PartitionedRateLimiter.Create<string, string>(user => RateLimitPartition.GetFixedWindowLimiter(user, _ => new FixedWindowRateLimiterOptions
+        {
+            PermitLimit = limit, Window = TimeSpan.FromMinutes(1), QueueLimit = 0,
+        }));
+    }
+
+    /// <summary>The prober (and its guard).</summary>
+    public Prober Prober { get; }
+
+    /// <summary>The queue the worker reads.</summary>
+    public ChannelReader<ProbeJob> Queue => _queue.Reader;
+
+    /// <summary>Parses and checks targets; returns them, or the reasons (each naming its target) they are refused.</summary>
+    public (List<ProbeTarget> Targets, List<string> Errors) Check(IEnumerable<string?> texts)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        var targets = new List<ProbeTarget>();
+        var errors = new List<string>();
+        foreach (var text in texts)
+        {
+            if (!ProbeTarget.TryParse(text, out var target, out var error))
+            {
+                errors.Add($"'{Shorten(text)}': {error}");
+                continue;
+            }
+
+            var decision = Prober.Guard.CheckTarget(target);
+            if (!decision.Allowed)
+            {
+                errors.Add($"'{Shorten(text)}' is refused: {decision.Reason}");
+                continue;
+            }
+
+            targets.Add(target);
+        }
+
+        return (targets, errors);
+    }
+
+    /// <summary>An engineer asks to probe the given targets (or the session's own when none are given).</summary>
+    public async Task<ProbeRequestOutcome> RequestAsync(Guid sessionId, IReadOnlyList<string>? texts, string engineer, CancellationToken cancellationToken)
+    {
+        await using var db = await _databases.CreateDbContextAsync(cancellationToken);
+        var session = await db.Sessions.AsNoTracking().Where(s => s.Id == sessionId).Select(s => new { s.Targets, s.IdleSeconds }).SingleOrDefaultAsync(cancellationToken);
+        if (session is null)
+        {
+            return new ProbeRequestOutcome(ProbeRequestState.NotFound);
+        }
+
+        texts = texts is { Count: > 0 } ? texts : session.Targets;
+        if (texts.Count == 0)
+        {
+            return new ProbeRequestOutcome(ProbeRequestState.Invalid, Errors: ["The session has no targets; give some: {\"targets\": [\"wss://…\"]}."]);
+        }
+
+        if (texts.Count > Sessions.SessionService.MaxTargets)
+        {
+            return new ProbeRequestOutcome(ProbeRequestState.Invalid, Errors: [$"At most {Sessions.SessionService.MaxTargets} targets."]);
+        }
+
+        var (targets, errors) = Check(texts);
+        if (errors.Count > 0)
+        {
+            return new ProbeRequestOutcome(ProbeRequestState.Invalid, Errors: errors);
+        }
+
+        using var lease = _perEngineer.AttemptAcquire(engineer);
+        if (!lease.IsAcquired)
+        {
+            return new ProbeRequestOutcome(ProbeRequestState.RateLimited, RetryAfter: lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromMinutes(1));
+        }
+
+        var runId = Guid.NewGuid();
+        if (!_queue.Writer.TryWrite(new ProbeJob(sessionId, runId, targets, session.IdleSeconds, CompleteRun: true)))
+        {
+            return new ProbeRequestOutcome(ProbeRequestState.RateLimited, RetryAfter: TimeSpan.FromMinutes(1));
+        }
+
+        return new ProbeRequestOutcome(ProbeRequestState.Accepted, runId, [.. targets.Select(t => t.ToString())]);
+    }
+
+    /// <summary>A customer run started: probe the session's targets onto that run (forbidden ones become blocked results).</summary>
+    public async Task StartForCustomerRunAsync(Guid sessionId, Guid runId, CancellationToken cancellationToken)
+    {
+        await using var db = await _databases.CreateDbContextAsync(cancellationToken);
+        var session = await db.Sessions.AsNoTracking().Where(s => s.Id == sessionId).Select(s => new { s.Targets, s.IdleSeconds }).SingleOrDefaultAsync(cancellationToken);
+        if (session is null || session.Targets.Count == 0)
+        {
+            return;
+        }
+
+        var targets = session.Targets.Select(t => ProbeTarget.TryParse(t, out var target, out _) ? target : null).OfType<ProbeTarget>().ToList();
+        _queue.Writer.TryWrite(new ProbeJob(sessionId, runId, targets, session.IdleSeconds, CompleteRun: false));
+    }
+
+    /// <summary>Turns a probe result into a stored result of the run.</summary>
+    public static ResultSubmission ToSubmission(ProbeResult result, Guid runId, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        return new ResultSubmission(Guid.NewGuid(), runId, result.Step, result.Status,
+            JsonSerializer.SerializeToElement(result.Metrics), JsonSerializer.SerializeToElement(result.Detail), now);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _perEngineer.Dispose();
+
+    private static string Shorten(string? text) => text is null ? "(null)" : text.Length > 80 ? text[..80] + "…" : text;
+}
+
+/// <summary>Settings of server-side probes (<c>Portal:Probes</c>) beyond the prober's own.</summary>
+public sealed class ProbeSettings
+{
+    /// <summary>How many probe requests one engineer may make per minute.</summary>
+    public int RequestsPerMinutePerEngineer { get; set; } = 10;
+
+    /// <summary>How many targets are probed at once (one connection per target at a time, whatever this says).</summary>
+    public int Concurrency { get; set; } = 4;
+}
+
+/// <summary>Runs queued probes and stores every result as it comes, so watchers see probes live.</summary>
+public sealed partial class ProbeWorker(ProbeService probes, RunIngest ingest, TimeProvider time, IOptions<ProbeSettings> settings, ILogger<ProbeWorker> logger) : BackgroundService
+{
+    /// <inheritdoc />
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Parallel.ForEachAsync(probes.Queue.ReadAllAsync(stoppingToken), new ParallelOptions { MaxDegreeOfParallelism = settings.Value.Concurrency, CancellationToken = stoppingToken }, RunAsync);
+
+    private async ValueTask RunAsync(ProbeJob job, CancellationToken cancellationToken)
+    {
+        var results = 0;
+        var problems = 0;
+        foreach (var target in job.Targets)
+        {
+            try
+            {
+                await foreach (var result in probes.Prober.ProbeAsync(target, job.IdleSeconds, cancellationToken))
+                {
+                    await ingest.IngestAsync(job.SessionId, ProbeService.ToSubmission(result, job.RunId, time.GetUtcNow()), ResultSource.Server, "probe", null, cancellationToken);
+                    results++;
+                    problems += result.Status is "pass" ? 0 : 1;
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogProbeFailed(ex, job.SessionId);
+            }
+        }
+
+        if (job.CompleteRun)
+        {
+            var verdict = problems == 0 ? $"Server probes: {results} results, nothing wrong." : $"Server probes: {results} results, {problems} with something to look at.";
+            await ingest.CompleteAsync(job.SessionId, job.RunId, verdict, null, cancellationToken);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A probe of session {SessionId} failed")]
+    private partial void LogProbeFailed(Exception exception, Guid sessionId);
+}
