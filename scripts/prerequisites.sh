@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Installs what the portal needs and is missing, or says clearly what to install.
-# Usage: scripts/prerequisites.sh [--browser]   (--browser: Chromium too, for the end-to-end tests)
+# Usage: scripts/prerequisites.sh [--tests]   (--tests: Chromium and the lab's nginx and HAProxy too, for the test suite)
 set -euo pipefail
 
 want_browser=0
-[ "${1:-}" = "--browser" ] && want_browser=1
+case "${1:-}" in --tests|--browser) want_browser=1 ;; esac
 
 missing=()
 have_postgres() { command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }
 have_postgres || missing+=(postgresql)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
-[ "$want_browser" = 1 ] && { [ -x /usr/bin/chromium ] || missing+=(chromium); }
+if [ "$want_browser" = 1 ]; then
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -x /usr/sbin/nginx ] || missing+=(nginx)
+  [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+fi
 
 if ! command -v dotnet >/dev/null 2>&1; then
   echo "error: the .NET SDK (10.0) is needed and 'dotnet' is not on PATH. Install it first: https://dot.net" >&2

@@ -2,7 +2,7 @@
 # Runs every test: unit, PostgreSQL, web and end-to-end in Chromium. Installs what is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/prerequisites.sh --browser
+scripts/prerequisites.sh --tests
 dotnet build Portal.sln -c Release -nologo -v quiet -warnaserror
 log=$(mktemp)
 status=0
