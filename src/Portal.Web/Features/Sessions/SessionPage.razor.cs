@@ -96,6 +96,10 @@ public partial class SessionPage
         _notice = "Asked the customer's page to run the test again. A new run appears here when it starts.";
     }
 
+    /// <summary>A run the portal made by probing (no browser behind it), not a customer's.</summary>
+    private bool IsProbeRun(RunDetail run) =>
+        run.UserAgent is null && _session!.Results.Where(r => r.RunId == run.Id).All(r => r.Transport == "probe");
+
     private void ToggleProbe()
     {
         _showProbe = !_showProbe;
