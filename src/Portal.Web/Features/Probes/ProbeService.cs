@@ -186,14 +186,21 @@ public sealed partial class ProbeWorker(ProbeService probes, RunIngest ingest, T
         var problems = 0;
         foreach (var target in job.Targets)
         {
+            // One overall time-out per target on top of each step's own: the idle hold plus a minute for everything else.
+            using var overall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            overall.CancelAfter(TimeSpan.FromSeconds(job.IdleSeconds + 60));
             try
             {
-                await foreach (var result in probes.Prober.ProbeAsync(target, job.IdleSeconds, cancellationToken))
+                await foreach (var result in probes.Prober.ProbeAsync(target, job.IdleSeconds, overall.Token))
                 {
                     await ingest.IngestAsync(job.SessionId, ProbeService.ToSubmission(result, job.RunId, time.GetUtcNow()), ResultSource.Server, "probe", null, cancellationToken);
                     results++;
                     problems += result.Status is "pass" ? 0 : 1;
                 }
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                LogProbeTimedOut(job.SessionId);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -207,6 +214,9 @@ public sealed partial class ProbeWorker(ProbeService probes, RunIngest ingest, T
             await ingest.CompleteAsync(job.SessionId, job.RunId, verdict, null, cancellationToken);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A probe of session {SessionId} ran out of its overall time")]
+    private partial void LogProbeTimedOut(Guid sessionId);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A probe of session {SessionId} failed")]
     private partial void LogProbeFailed(Exception exception, Guid sessionId);
