@@ -30,7 +30,8 @@ public static class ProbesEndpoints
     private static async Task<Results<Accepted<ProbeAccepted>, ProblemHttpResult>> RequestAsync(Guid id, HttpContext context, ProbeService probes, CancellationToken cancellationToken)
     {
         var (body, problem) = await IngestEndpoints.ReadAsync<ProbeRequest>(context, cancellationToken);
-        if (problem is not null && context.Request.ContentLength is not (null or 0))
+        // An empty body means "the session's own targets"; a body that is not valid JSON is refused.
+        if (problem is not null && (context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0))
         {
             return problem;
         }

@@ -113,6 +113,19 @@ public sealed class ProbesApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Post_MalformedJson_Is400AndNothingQueued()
+    {
+        var session = await CreateSessionAsync(new { customerName = "Typo" });
+        using var api = _portal.CreateClient();
+
+        using var response = await api.PostAsync($"/api/v1/sessions/{session}/probes", new StringContent("{\"targets\": [", System.Text.Encoding.UTF8, "application/json"));
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        response.Content.Headers.ContentType!.MediaType.ShouldBe("application/problem+json");
+        (await ScalarAsync("SELECT count(*) FROM runs WHERE session_id = $1", session)).ShouldBe(0);
+    }
+
+    [Fact]
     public async Task Post_WithoutApiKey_Is401()
     {
         var session = await CreateSessionAsync(new { customerName = "Anonymous" });
