@@ -123,6 +123,24 @@ public sealed partial class AddressGuard
         return GuardDecision.Allow;
     }
 
+    /// <summary>
+    /// Parses a target and checks it before resolution (<see cref="CheckTarget"/>): false with an error that names
+    /// the target and the reason when it is malformed or forbidden.
+    /// </summary>
+    public bool TryAccept(string? text, out ProbeTarget target, out string error)
+    {
+        var named = text is null ? "(null)" : text.Length > 80 ? text[..80] + "…" : text;
+        if (!ProbeTarget.TryParse(text, out target, out var parseError))
+        {
+            error = $"'{named}': {parseError}";
+            return false;
+        }
+
+        var decision = CheckTarget(target);
+        error = decision.Allowed ? string.Empty : $"'{named}' is refused: {decision.Reason}";
+        return decision.Allowed;
+    }
+
     /// <summary>Checks one address a target's host resolved to.</summary>
     /// <param name="address">The address.</param>
     /// <param name="hostAllowed">True when the host name itself is on the allow-list.</param>

@@ -93,13 +93,10 @@ public sealed partial class Prober
                 return true;
             },
         };
-        if (_trustedRoots.Count > 0)
+        if (_trustStore is not null)
         {
             var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
-            policy.CustomTrustStore.AddRange(_trustedRoots);
-            using var system = new X509Store(StoreName.Root, StoreLocation.LocalMachine);
-            system.Open(OpenFlags.ReadOnly);
-            policy.CustomTrustStore.AddRange(system.Certificates);
+            policy.CustomTrustStore.AddRange(_trustStore);
             options.CertificateChainPolicy = policy;
         }
 

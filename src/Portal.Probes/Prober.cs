@@ -17,7 +17,8 @@ public sealed partial class Prober
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _perTarget = new(StringComparer.OrdinalIgnoreCase);
     private readonly HostResolver _resolver;
     private readonly ProbeOptions _options;
-    private readonly X509Certificate2Collection _trustedRoots = [];
+    // The configured extra roots and the system's, read once: null when only the system's are trusted.
+    private readonly X509Certificate2Collection? _trustStore;
 
     /// <summary>Creates a prober with a guard built from the options' allow-list.</summary>
     public Prober(ProbeOptions options, HostResolver? resolver = null)
@@ -26,9 +27,17 @@ public sealed partial class Prober
         _options = options;
         Guard = new AddressGuard(options.AllowList);
         _resolver = resolver ?? SystemResolver;
-        foreach (var path in options.TrustedRoots)
+        if (options.TrustedRoots.Count > 0)
         {
-            _trustedRoots.ImportFromPemFile(path);
+            _trustStore = [];
+            foreach (var path in options.TrustedRoots)
+            {
+                _trustStore.ImportFromPemFile(path);
+            }
+
+            using var system = new X509Store(StoreName.Root, StoreLocation.LocalMachine);
+            system.Open(OpenFlags.ReadOnly);
+            _trustStore.AddRange(system.Certificates);
         }
     }
 

@@ -16,7 +16,7 @@ public sealed class GuardedProbeTests
     [InlineData("ws://rebind.lab.test:{port}/")]
     public async Task Probe_ForbiddenTarget_IsBlockedAndNeverConnected(string template)
     {
-        using var forbidden = new CountingListener(IPAddress.Loopback);
+        await using var forbidden = LoopbackServer.Counting(IPAddress.Loopback);
         var prober = new Prober(new ProbeOptions(), AddressGuardTests.Resolver(("rebind.lab.test", "127.0.0.1")));
         ProbeTarget.TryParse(template.Replace("{port}", forbidden.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal), out var target, out var error).ShouldBeTrue(error);
 
@@ -35,7 +35,7 @@ public sealed class GuardedProbeTests
     public async Task Probe_RedirectToForbiddenAddress_IsBlockedAndNeverConnected(string template)
     {
         // The allowed server is 127.0.0.2 (allow-listed alone); the forbidden one listens on 127.0.0.1.
-        using var forbidden = new CountingListener(IPAddress.Loopback);
+        await using var forbidden = LoopbackServer.Counting(IPAddress.Loopback);
         await using var redirector = await EchoServer.StartAsync("127.0.0.2");
         var prober = new Prober(new ProbeOptions { AllowList = ["127.0.0.2/32"] });
         var to = Uri.EscapeDataString(template.Replace("{port}", forbidden.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));

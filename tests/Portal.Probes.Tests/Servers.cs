@@ -10,108 +10,44 @@ using Microsoft.Extensions.Logging;
 
 namespace Portal.Probes.Tests;
 
-/// <summary>A real TLS server on loopback that picks its certificate by the SNI name; null refuses the handshake.</summary>
-internal sealed class TlsServer : IAsyncDisposable
+/// <summary>
+/// A real TCP server on a loopback address that serves each connection with a handler and counts connections
+/// accepted and closed (a connection counts as closed once its handler is done and the socket released).
+/// </summary>
+internal sealed class LoopbackServer : IAsyncDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly TcpListener _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
+    private int _accepted;
+    private int _closed;
 
-    public TlsServer(Func<string?, X509Certificate2?> certificateFor)
+    public LoopbackServer(Func<TcpClient, CancellationToken, Task> serve, IPAddress? address = null)
     {
+        _listener = new TcpListener(address ?? IPAddress.Loopback, 0);
         _listener.Start();
         _loop = Task.Run(async () =>
         {
             while (!_stop.IsCancellationRequested)
             {
                 var client = await _listener.AcceptTcpClientAsync(_stop.Token);
-                _ = Task.Run(() => ServeAsync(client, certificateFor));
-            }
-        });
-    }
-
-    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
-
-    public int Completed;
-
-    private async Task ServeAsync(TcpClient client, Func<string?, X509Certificate2?> certificateFor)
-    {
-        using (client)
-        {
-            await using var ssl = new SslStream(client.GetStream());
-            try
-            {
-                await ssl.AuthenticateAsServerAsync(
-                    (_, hello, _, _) =>
-                    {
-                        var certificate = certificateFor(string.IsNullOrEmpty(hello.ServerName) ? null : hello.ServerName)
-                            ?? throw new AuthenticationExceptionWithoutName();
-                        return ValueTask.FromResult(new SslServerAuthenticationOptions { ServerCertificate = certificate });
-                    },
-                    null, _stop.Token);
-                Interlocked.Increment(ref Completed);
-                var buffer = new byte[1024];
-                while (await ssl.ReadAsync(buffer, _stop.Token) > 0)
-                {
-                }
-            }
-            catch (Exception)
-            {
-                // A refused or aborted handshake: the client sees the connection end.
-            }
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        _listener.Stop();
-        try
-        {
-            await _loop;
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
-        _stop.Dispose();
-    }
-
-    private sealed class AuthenticationExceptionWithoutName() : Exception("this server needs SNI");
-}
-
-/// <summary>A TCP server that accepts, reads the ClientHello, and never answers: it records when each client closed.</summary>
-internal sealed class SilentServer : IAsyncDisposable
-{
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _loop;
-
-    public SilentServer()
-    {
-        _listener.Start();
-        _loop = Task.Run(async () =>
-        {
-            while (!_stop.IsCancellationRequested)
-            {
-                var client = await _listener.AcceptTcpClientAsync(_stop.Token);
-                Interlocked.Increment(ref Accepted);
+                Interlocked.Increment(ref _accepted);
                 _ = Task.Run(async () =>
                 {
-                    using (client)
+                    try
                     {
-                        var buffer = new byte[4096];
-                        try
+                        using (client)
                         {
-                            while (await client.GetStream().ReadAsync(buffer, _stop.Token) > 0)
-                            {
-                            }
+                            await serve(client, _stop.Token);
                         }
-                        catch (Exception ex) when (ex is IOException or OperationCanceledException)
-                        {
-                        }
-
-                        Interlocked.Increment(ref Closed);
+                    }
+                    catch (Exception)
+                    {
+                        // A refused handshake or a peer that went away: either way the connection is over.
+                    }
+                    finally
+                    {
+                        Interlocked.Increment(ref _closed);
                     }
                 });
             }
@@ -120,9 +56,30 @@ internal sealed class SilentServer : IAsyncDisposable
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
-    public int Accepted;
+    public int Accepted => Volatile.Read(ref _accepted);
 
-    public int Closed;
+    public int Closed => Volatile.Read(ref _closed);
+
+    /// <summary>A TLS server that picks its certificate by the SNI name; null refuses the handshake (a server that needs SNI).</summary>
+    public static LoopbackServer Tls(Func<string?, X509Certificate2?> certificateFor) => new(async (client, stopping) =>
+    {
+        await using var ssl = new SslStream(client.GetStream());
+        await ssl.AuthenticateAsServerAsync(
+            (_, hello, _, _) =>
+            {
+                var certificate = certificateFor(string.IsNullOrEmpty(hello.ServerName) ? null : hello.ServerName)
+                    ?? throw new InvalidOperationException("this server needs SNI");
+                return ValueTask.FromResult(new SslServerAuthenticationOptions { ServerCertificate = certificate });
+            },
+            null, stopping);
+        await DrainAsync(ssl, stopping);
+    });
+
+    /// <summary>A server that reads the ClientHello and never answers, until the client closes.</summary>
+    public static LoopbackServer Silent() => new((client, stopping) => DrainAsync(client.GetStream(), stopping));
+
+    /// <summary>A listener that only counts connections: proof that no packet reached a forbidden address.</summary>
+    public static LoopbackServer Counting(IPAddress address) => new((_, _) => Task.CompletedTask, address);
 
     public async ValueTask DisposeAsync()
     {
@@ -138,37 +95,13 @@ internal sealed class SilentServer : IAsyncDisposable
 
         _stop.Dispose();
     }
-}
 
-/// <summary>A listener that only counts connection attempts: proof that no packet reached a forbidden address.</summary>
-internal sealed class CountingListener : IDisposable
-{
-    private readonly TcpListener _listener;
-    private readonly CancellationTokenSource _stop = new();
-
-    public CountingListener(IPAddress address)
+    private static async Task DrainAsync(Stream stream, CancellationToken stopping)
     {
-        _listener = new TcpListener(address, 0);
-        _listener.Start();
-        _ = Task.Run(async () =>
+        var buffer = new byte[4096];
+        while (await stream.ReadAsync(buffer, stopping) > 0)
         {
-            while (!_stop.IsCancellationRequested)
-            {
-                using var client = await _listener.AcceptTcpClientAsync(_stop.Token);
-                Interlocked.Increment(ref Accepted);
-            }
-        });
-    }
-
-    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
-
-    public int Accepted;
-
-    public void Dispose()
-    {
-        _stop.Cancel();
-        _listener.Stop();
-        _stop.Dispose();
+        }
     }
 }
 

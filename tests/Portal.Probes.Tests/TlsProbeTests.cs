@@ -23,7 +23,7 @@ public sealed class TlsProbeTests : IDisposable
     public async Task Probe_ServerThatDemandsSni_WithSniSucceedsWithoutFails()
     {
         using var certificate = Leaf(Name, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
-        await using var server = new TlsServer(name => name is null ? null : certificate);
+        await using var server = LoopbackServer.Tls(name => name is null ? null : certificate);
 
         var tls = await ProbeTlsAsync($"https://{Name}:{server.Port}/");
 
@@ -39,7 +39,7 @@ public sealed class TlsProbeTests : IDisposable
     public async Task Probe_ValidChain_PassesWithBothHandshakes()
     {
         using var certificate = Leaf(Name, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
-        await using var server = new TlsServer(_ => certificate);
+        await using var server = LoopbackServer.Tls(_ => certificate);
 
         var tls = await ProbeTlsAsync($"https://{Name}:{server.Port}/");
 
@@ -67,7 +67,7 @@ public sealed class TlsProbeTests : IDisposable
             "name-mismatch" => Leaf("other.lab.test", now.AddDays(-1), now.AddDays(30)),
             _ => TestCertificates.Signed(stranger, Name, now.AddDays(-1), now.AddDays(30)),
         };
-        await using var server = new TlsServer(_ => certificate);
+        await using var server = LoopbackServer.Tls(_ => certificate);
 
         var tls = await ProbeTlsAsync($"https://{Name}:{server.Port}/");
 
@@ -80,7 +80,7 @@ public sealed class TlsProbeTests : IDisposable
     [Fact]
     public async Task Probe_ServerThatNeverAnswersClientHello_ReportsStallAndReleasesConnection()
     {
-        await using var server = new SilentServer();
+        await using var server = LoopbackServer.Silent();
         var started = DateTime.UtcNow;
 
         var tls = await ProbeTlsAsync($"https://{Name}:{server.Port}/");

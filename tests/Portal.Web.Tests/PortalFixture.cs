@@ -8,13 +8,29 @@ namespace Portal.Web.Tests;
 /// <summary>A running portal per test class, on its own database.</summary>
 public sealed class PortalFixture : IAsyncLifetime
 {
+    private readonly string _name;
+    private readonly IDictionary<string, string>? _environment;
+
+    /// <summary>The fixture xUnit shares across a test class: a portal with the default settings.</summary>
+    public PortalFixture()
+        : this("web", null)
+    {
+    }
+
+    /// <summary>A portal with its own settings (internal: xUnit wants one public constructor on a class fixture).</summary>
+    internal PortalFixture(string name, IDictionary<string, string>? environment)
+    {
+        _name = name;
+        _environment = environment;
+    }
+
     public PortalProcess Portal { get; private set; } = default!;
 
     public NpgsqlDataSource Database { get; private set; } = default!;
 
     public async Task InitializeAsync()
     {
-        Portal = await PortalProcess.StartAsync("web");
+        Portal = await PortalProcess.StartAsync(_name, _environment);
         Database = NpgsqlDataSource.Create(Portal.ConnectionString);
     }
 

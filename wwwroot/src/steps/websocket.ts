@@ -111,6 +111,8 @@ export const echoStep: Step = {
 interface VariantOutcome {
   url: string;
   scheme: "ws" | "wss";
+  /** False when the browser may not try this variant from this page. */
+  tried: boolean;
   opened: boolean;
   openMs: number | null;
   rttMedianMs: number | null;
@@ -135,9 +137,10 @@ export function variantsStep(origins: readonly string[]): Step {
       for (const origin of origins) {
         const url = `${origin}/diag/ws/echo`;
         const scheme = origin.startsWith("wss:") ? "wss" : "ws";
-        const outcome: VariantOutcome = { url, scheme, opened: false, openMs: null, rttMedianMs: null, error: null, closeCode: null };
+        const outcome: VariantOutcome = { url, scheme, tried: true, opened: false, openMs: null, rttMedianMs: null, error: null, closeCode: null };
         outcomes.push(outcome);
         if (scheme === "ws" && location.protocol === "https:") {
+          outcome.tried = false;
           outcome.error = "not tried: a page served over https may not open ws://";
           continue;
         }
@@ -155,7 +158,7 @@ export function variantsStep(origins: readonly string[]): Step {
           outcome.closeCode = e instanceof StepError ? e.closeCode : null;
         }
       }
-      const tried = outcomes.filter((o) => !o.error?.startsWith("not tried"));
+      const tried = outcomes.filter((o) => o.tried);
       const ok = tried.filter((o) => o.rttMedianMs !== null);
       const bySchema = (scheme: string) => {
         const of = tried.filter((o) => o.scheme === scheme);

@@ -74,20 +74,14 @@ public sealed class ProbeService : IDisposable
         var errors = new List<string>();
         foreach (var text in texts)
         {
-            if (!ProbeTarget.TryParse(text, out var target, out var error))
+            if (Prober.Guard.TryAccept(text, out var target, out var error))
             {
-                errors.Add($"'{Shorten(text)}': {error}");
-                continue;
+                targets.Add(target);
             }
-
-            var decision = Prober.Guard.CheckTarget(target);
-            if (!decision.Allowed)
+            else
             {
-                errors.Add($"'{Shorten(text)}' is refused: {decision.Reason}");
-                continue;
+                errors.Add(error);
             }
-
-            targets.Add(target);
         }
 
         return (targets, errors);
@@ -96,8 +90,7 @@ public sealed class ProbeService : IDisposable
     /// <summary>An engineer asks to probe the given targets (or the session's own when none are given).</summary>
     public async Task<ProbeRequestOutcome> RequestAsync(Guid sessionId, IReadOnlyList<string>? texts, string engineer, CancellationToken cancellationToken)
     {
-        await using var db = await _databases.CreateDbContextAsync(cancellationToken);
-        var session = await db.Sessions.AsNoTracking().Where(s => s.Id == sessionId).Select(s => new { s.Targets, s.IdleSeconds }).SingleOrDefaultAsync(cancellationToken);
+        var session = await FindSessionAsync(sessionId, cancellationToken);
         if (session is null)
         {
             return new ProbeRequestOutcome(ProbeRequestState.NotFound);
@@ -138,8 +131,7 @@ public sealed class ProbeService : IDisposable
     /// <summary>A customer run started: probe the session's targets onto that run (forbidden ones become blocked results).</summary>
     public async Task StartForCustomerRunAsync(Guid sessionId, Guid runId, CancellationToken cancellationToken)
     {
-        await using var db = await _databases.CreateDbContextAsync(cancellationToken);
-        var session = await db.Sessions.AsNoTracking().Where(s => s.Id == sessionId).Select(s => new { s.Targets, s.IdleSeconds }).SingleOrDefaultAsync(cancellationToken);
+        var session = await FindSessionAsync(sessionId, cancellationToken);
         if (session is null || session.Targets.Count == 0)
         {
             return;
@@ -148,6 +140,14 @@ public sealed class ProbeService : IDisposable
         var targets = session.Targets.Select(t => ProbeTarget.TryParse(t, out var target, out _) ? target : null).OfType<ProbeTarget>().ToList();
         _queue.Writer.TryWrite(new ProbeJob(sessionId, runId, targets, session.IdleSeconds, CompleteRun: false));
     }
+
+    private async Task<SessionTargets?> FindSessionAsync(Guid sessionId, CancellationToken cancellationToken)
+    {
+        await using var db = await _databases.CreateDbContextAsync(cancellationToken);
+        return await db.Sessions.AsNoTracking().Where(s => s.Id == sessionId).Select(s => new SessionTargets(s.Targets, s.IdleSeconds)).SingleOrDefaultAsync(cancellationToken);
+    }
+
+    private sealed record SessionTargets(List<string> Targets, int IdleSeconds);
 
     /// <summary>Turns a probe result into a stored result of the run.</summary>
     public static ResultSubmission ToSubmission(ProbeResult result, Guid runId, DateTimeOffset now)
@@ -159,8 +159,6 @@ public sealed class ProbeService : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _perEngineer.Dispose();
-
-    private static string Shorten(string? text) => text is null ? "(null)" : text.Length > 80 ? text[..80] + "…" : text;
 }
 
 /// <summary>Settings of server-side probes (<c>Portal:Probes</c>) beyond the prober's own.</summary>

@@ -65,14 +65,10 @@ public sealed class SessionService(IDbContextFactory<PortalDbContext> contexts, 
                 {
                     problems.Add($"'{Shorten(target)}' is not an absolute http, https, ws or wss URL of at most {MaxTargetLength} characters.");
                 }
-                else if (!Portal.Probes.ProbeTarget.TryParse(target, out var parsed, out var error))
-                {
-                    problems.Add($"'{Shorten(target)}': {error}");
-                }
-                else if (guard.CheckTarget(parsed) is { Allowed: false } refused)
+                else if (!guard.TryAccept(target, out _, out var refused))
                 {
                     // The portal probes a session's targets when its customer run starts: the address guard decides now.
-                    problems.Add($"'{Shorten(target)}' is refused: {refused.Reason}");
+                    problems.Add(refused);
                 }
             }
 

@@ -13,24 +13,22 @@ namespace Portal.Web.Tests.Features.Probes;
 /// </summary>
 public sealed class ProbesApiTests : IAsyncLifetime
 {
+    // A portal per test, not per class: the rate-limit test spends the engineer's budget.
+    private readonly PortalFixture _fixture = new("probes", new Dictionary<string, string>
+    {
+        ["Portal__Probes__AllowList__0"] = "127.0.0.1/32",
+        ["Portal__Probes__RequestsPerMinutePerEngineer"] = "4",
+    });
+
     private PortalProcess _portal = default!;
-    private NpgsqlDataSource _database = default!;
 
     public async Task InitializeAsync()
     {
-        _portal = await PortalProcess.StartAsync("probes", new Dictionary<string, string>
-        {
-            ["Portal__Probes__AllowList__0"] = "127.0.0.1/32",
-            ["Portal__Probes__RequestsPerMinutePerEngineer"] = "4",
-        });
-        _database = NpgsqlDataSource.Create(_portal.ConnectionString);
+        await _fixture.InitializeAsync();
+        _portal = _fixture.Portal;
     }
 
-    public async Task DisposeAsync()
-    {
-        await _database.DisposeAsync();
-        await _portal.DisposeAsync();
-    }
+    public Task DisposeAsync() => _fixture.DisposeAsync();
 
     [Fact]
     public async Task Post_AllowListedEchoTarget_StoresProbeResultsOnACompletedRun()
@@ -157,28 +155,13 @@ public sealed class ProbesApiTests : IAsyncLifetime
         steps.Keys.ShouldContain("server.connection");
     }
 
-    private async Task<Guid> CreateSessionAsync(object body)
-    {
-        using var api = _portal.CreateClient();
-        using var created = await api.PostAsJsonAsync("/api/v1/sessions", body);
-        created.EnsureSuccessStatusCode();
-        return (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
-    }
+    private async Task<Guid> CreateSessionAsync(object body) => (await _fixture.CreateSessionAsync(body)).Id;
 
-    private async Task<long> ScalarAsync(string sql, params object[] parameters)
-    {
-        await using var command = _database.CreateCommand(sql);
-        foreach (var p in parameters)
-        {
-            command.Parameters.Add(new NpgsqlParameter { Value = p });
-        }
-
-        return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
-    }
+    private Task<long> ScalarAsync(string sql, params object[] parameters) => _fixture.CountAsync(sql, parameters);
 
     private async Task<Dictionary<string, (string Status, JsonElement Metrics, string Detail)>> StepsAsync(Guid runId)
     {
-        await using var command = _database.CreateCommand("SELECT step, status, metrics::text, detail::text FROM results WHERE run_id = $1");
+        await using var command = _fixture.Database.CreateCommand("SELECT step, status, metrics::text, detail::text FROM results WHERE run_id = $1");
         command.Parameters.Add(new NpgsqlParameter { Value = runId });
         var steps = new Dictionary<string, (string, JsonElement, string)>(StringComparer.Ordinal);
         await using var reader = await command.ExecuteReaderAsync();
