@@ -1,0 +1,484 @@
+namespace Portal.Core.Diagnosis;
+
+/// <summary>
+/// The rules engine: pure functions from a run's results to findings. Each rule reads only the results, cites
+/// the ones it rests on, and says what to change. Evaluated again whenever a result of the run arrives.
+/// </summary>
+public static class Diagnoser
+{
+    /// <summary>A socket that dies sooner than this after opening was killed, not timed out for idleness.</summary>
+    public const double KilledWithinSeconds = 5;
+
+    /// <summary>A client clock further off than this is wrong (2 minutes).</summary>
+    public const double ClockSkewLimitMs = 120_000;
+
+    /// <summary>Round trips above this median make a network slow.</summary>
+    public const double SlowRttMs = 300;
+
+    /// <summary>Loss above this percentage makes a network slow.</summary>
+    public const double SlowLossPercent = 2;
+
+    /// <summary>Throughput below this makes a network slow.</summary>
+    public const double SlowMbps = 1;
+
+    /// <summary>The largest message the battery sends (1 MiB); anything smaller means large messages were dropped.</summary>
+    public const double LargestMessageBytes = 1024 * 1024;
+
+    private static readonly Func<IReadOnlyList<Observation>, Finding?>[] Rules =
+    [
+        WebSocketBlocked, WebSocketKilledAfterOpen, IdleTimeout, ProxyDetected, TlsInterceptionSuspected, UpgradeHeadersStripped,
+        SniRequired, TlsHandshakeStalled, CertificateProblem, SseBuffered, LargeMessageDropped, CorsCredentialsBlocked, ClockSkew,
+        SlowNetwork,
+    ];
+
+    /// <summary>
+    /// The findings of a run, most serious first. <paramref name="completed"/> says the run has ended: only then
+    /// can a run with nothing wrong be called <c>all-clear</c>.
+    /// </summary>
+    public static IReadOnlyList<Finding> Evaluate(IEnumerable<Observation> results, bool completed)
+    {
+        ArgumentNullException.ThrowIfNull(results);
+        var list = results.ToList();
+        var findings = Rules.Select(rule => rule(list)).OfType<Finding>().ToList();
+        if (StepFailed(list, findings) is { } unexplained)
+        {
+            findings.Add(unexplained);
+        }
+
+        if (findings.Count == 0 && completed && AllClear(list) is { } clear)
+        {
+            findings.Add(clear);
+        }
+
+        return [.. findings.OrderBy(f => Severity.Rank(f.Severity))];
+    }
+
+    private static Observation? Latest(IReadOnlyList<Observation> results, string step) => results.LastOrDefault(r => r.Step == step);
+
+    private static Evidence Cite(Observation result, params (string Name, object? Value)[] figures) =>
+        new(result.Id, result.Step, figures.ToDictionary(f => f.Name, f => f.Value, StringComparer.Ordinal));
+
+    private static readonly string[] FallbackTransports = ["serversentevents", "longpolling"];
+
+    private static Finding? WebSocketBlocked(IReadOnlyList<Observation> results)
+    {
+        var echo = Latest(results, "ws.echo");
+        var signalr = Latest(results, "signalr.transports");
+        var echoNeverOpened = echo is { Failed: true } && echo.Number("openMs") is null;
+        var hubNeverOpened = signalr is not null && signalr.Keys("errors").Contains("webSockets");
+        if (!(echoNeverOpened || (echo is null && hubNeverOpened)))
+        {
+            return null;
+        }
+
+        // A fallback that works: SignalR over SSE or long polling, the SSE or long-polling steps, or results that came that way.
+        var fallbacks = new List<(string Name, Observation Result)>();
+        foreach (var name in signalr?.Strings("working") ?? [])
+        {
+            if (name is "serverSentEvents" or "longPolling")
+            {
+                fallbacks.Add((name == "serverSentEvents" ? "Server-Sent Events" : "long polling", signalr!));
+            }
+        }
+
+        if (Latest(results, "sse") is { Worked: true } sse)
+        {
+            fallbacks.Add(("Server-Sent Events", sse));
+        }
+
+        if (Latest(results, "longpoll") is { Worked: true } poll)
+        {
+            fallbacks.Add(("long polling", poll));
+        }
+
+        if (results.FirstOrDefault(r => FallbackTransports.Contains(r.Transport)) is { } carried)
+        {
+            fallbacks.Add((carried.Transport == "longpolling" ? "long polling" : "Server-Sent Events", carried));
+        }
+
+        var http = results.FirstOrDefault(r => r.Step is "http.ping" or "http.download" && r.Worked)
+            ?? results.FirstOrDefault(r => r.Source == "client" && r.Transport is "http" or "beacon" or "serversentevents" or "longpolling");
+        if (fallbacks.Count == 0 || http is null)
+        {
+            return null;
+        }
+
+        var evidence = new List<Evidence>();
+        if (echo is not null)
+        {
+            evidence.Add(Cite(echo, ("opened", false), ("closeCode", echo.Number("closeCode"))));
+        }
+
+        if (hubNeverOpened)
+        {
+            evidence.Add(Cite(signalr!, ("webSockets", "failed"), ("working", signalr!.Number("working"))));
+        }
+
+        evidence.Add(Cite(http, ("status", http.Status)));
+        evidence.AddRange(fallbacks.Select(f => f.Result).Distinct().Where(r => r != signalr || !hubNeverOpened).Select(r => Cite(r, ("status", r.Status), ("transport", r.Transport))));
+        var code = echo?.Number("closeCode") is { } c ? $" (close code {Say.N(c)})" : "";
+        return new Finding(
+            FindingCodes.WebSocketBlocked, Severity.Critical,
+            $"WebSockets never open{code} while plain HTTP and {Say.List(fallbacks.Select(f => f.Name).Distinct())} work: something on the customer's network blocks WebSocket upgrades. Real-time apps fall back to slower transports or fail.",
+            evidence,
+            "Allow WebSocket (HTTP Upgrade) traffic to the application's host in the firewall or proxy policy; on a TLS-inspecting proxy, exempt the host from inspection; on a reverse proxy, forward the Upgrade and Connection headers. Until then only the fallback transports (Server-Sent Events, long polling) work.");
+    }
+
+    private static Finding? WebSocketKilledAfterOpen(IReadOnlyList<Observation> results)
+    {
+        var evidence = new List<Evidence>();
+        var echo = Latest(results, "ws.echo");
+        if (echo is { Failed: true } && echo.Number("openMs") is { } openMs)
+        {
+            evidence.Add(Cite(echo, ("openMs", openMs), ("echoes", echo.Number("samples") ?? 0), ("closeCode", echo.Number("closeCode"))));
+        }
+
+        var idle = Latest(results, "ws.idle");
+        if (idle is not null && idle.Number("survived") == 0 && idle.Number("diedAfterSeconds") is { } died && died <= KilledWithinSeconds)
+        {
+            evidence.Add(Cite(idle, ("diedAfterSeconds", died), ("closeCode", idle.Number("closeCode"))));
+        }
+
+        if (evidence.Count == 0)
+        {
+            return null;
+        }
+
+        return new Finding(
+            FindingCodes.WebSocketKilledAfterOpen, Severity.Critical,
+            "WebSockets open, then die within seconds without a proper close (close code 1006 means the connection was cut): typical of a TLS-inspecting or content-scanning proxy that does not understand WebSocket frames.",
+            evidence,
+            "Exempt the application's host from TLS inspection and content scanning on the proxy or firewall, or enable WebSocket support in its policy. Check the proxy's logs for the connection being reset right after the upgrade.");
+    }
+
+    private static Finding? IdleTimeout(IReadOnlyList<Observation> results)
+    {
+        var cut = results
+            .Where(r => r.Step is "ws.idle" or "probe.ws.idle" && r.Number("survived") == 0 && r.Number("diedAfterSeconds") is > KilledWithinSeconds)
+            .GroupBy(r => r.Step)
+            .Select(g => g.Last())
+            .OrderBy(r => r.Source == "client" ? 0 : 1)
+            .ToList();
+        if (cut.Count == 0)
+        {
+            return null;
+        }
+
+        var seconds = (int)Math.Round(cut[0].Number("diedAfterSeconds")!.Value);
+        var keepAlive = Math.Max(1, seconds / 2);
+        var where = cut[0].Step == "probe.ws.idle" ? $" on the way to {cut[0].Text("target")}" : " between the customer and the portal";
+        var code = cut[0].Number("closeCode") is { } c ? $", close code {Say.N(c)}" : "";
+        return new Finding(
+            FindingCodes.IdleTimeout, Severity.Warning,
+            $"Something{where} closes a quiet WebSocket after about {seconds} s{code}: connections that carry no traffic for {seconds} s are cut, and the app sees a disconnect.",
+            [.. cut.Select(r => Cite(r, ("diedAfterSeconds", r.Number("diedAfterSeconds")), ("idleSeconds", r.Number("idleSeconds")), ("closeCode", r.Number("closeCode"))))],
+            $"Raise the idle time-out of the proxy or load balancer on the path above the longest quiet period: nginx proxy_read_timeout (and proxy_send_timeout), HAProxy timeout tunnel, Varnish pipe_timeout, or the load balancer's idle time-out. Also send a keep-alive (a ping or heartbeat message) every {keepAlive} s, below the measured {seconds} s.");
+    }
+
+    private static Finding? ProxyDetected(IReadOnlyList<Observation> results)
+    {
+        var seen = results.Where(r => r.Step == "server.connection" && r.Strings("foreignProxyHeaders").Count > 0).ToList();
+        if (seen.Count == 0)
+        {
+            return null;
+        }
+
+        var headers = seen.SelectMany(r => r.Strings("foreignProxyHeaders")).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+        return new Finding(
+            FindingCodes.ProxyDetected, Severity.Info,
+            $"A proxy on the customer's network handles their traffic: the portal received {Say.List(headers)}, which the portal's own proxies did not add.",
+            [.. seen.Select(r => Cite(r, ("headers", string.Join(", ", r.Strings("foreignProxyHeaders"))), ("transport", r.Text("transport"))))],
+            "Not a fault by itself, but the first suspect when WebSockets or streaming fail: ask the network team to allow WebSocket upgrades and streaming responses to the application's host through this proxy, or to bypass it for that host.");
+    }
+
+    private static Finding? TlsInterceptionSuspected(IReadOnlyList<Observation> results)
+    {
+        var misfits = results.Where(r => r.Step == "server.connection" && r.Flag("fingerprintFitsBrowser") == false).ToList();
+        if (misfits.Count == 0)
+        {
+            return null;
+        }
+
+        var first = misfits[0];
+        var host = first.Text("serverName") ?? "the portal";
+        return new Finding(
+            FindingCodes.TlsInterceptionSuspected, Severity.Warning,
+            $"The TLS connection did not come from the customer's browser: {first.Text("browserFamily")} uses {first.Text("expectedTlsStack")}, but the handshake came from {first.Text("observedTlsStack") ?? "another TLS stack"}. A proxy on the customer's network decrypts and re-encrypts their traffic.",
+            [.. misfits.Select(r => Cite(r, ("ja4", r.Text("ja4")), ("browser", r.Text("browserFamily")), ("expected", r.Text("expectedTlsStack")), ("observed", r.Text("observedTlsStack"))))],
+            $"Allow (exempt) {host} and the application's host in the proxy's TLS-inspection policy, the 'do not decrypt' list. WebSockets, certificate pinning and client certificates break when a proxy re-makes TLS.");
+    }
+
+    private static Finding? UpgradeHeadersStripped(IReadOnlyList<Observation> results)
+    {
+        var stripped = results.Where(r => r.Step == "server.connection" && r.Number("upgradeHeadersPresent") == 0).ToList();
+        var refused = results.Where(r => r.Step == "probe.ws" && r.Number("upgraded") == 0 && r.Number("status") is { } s && s != 101).ToList();
+        if (stripped.Count == 0 && refused.Count == 0)
+        {
+            return null;
+        }
+
+        var parts = new List<string>();
+        if (stripped.Count > 0)
+        {
+            parts.Add("a WebSocket request reached the portal without its Upgrade/Connection headers");
+        }
+
+        if (refused.Count > 0)
+        {
+            parts.Add($"{refused[0].Text("target")} answered the WebSocket upgrade with HTTP {Say.N(refused[0].Number("status")!.Value)} instead of 101");
+        }
+
+        return new Finding(
+            FindingCodes.UpgradeHeadersStripped, Severity.Critical,
+            $"A proxy on the way does not pass WebSocket upgrades: {Say.List(parts)}.",
+            [.. stripped.Select(r => Cite(r, ("upgrade", r.Text("upgradeHeader")), ("connection", r.Text("connectionHeader")))),
+                .. refused.Select(r => Cite(r, ("status", r.Number("status")), ("target", r.Text("target"))))],
+            "Forward the upgrade at the reverse proxy. nginx: proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\";. Varnish: return (pipe) for requests with an Upgrade header and copy Upgrade and Connection to the backend request in vcl_pipe. HAProxy passes them unless a rule deletes them.");
+    }
+
+    private static Finding? SniRequired(IReadOnlyList<Observation> results)
+    {
+        var tls = results.Where(r => r.Step == "probe.tls" && r.Number("sniRequired") == 1).ToList();
+        if (tls.Count == 0)
+        {
+            return null;
+        }
+
+        return new Finding(
+            FindingCodes.SniRequired, Severity.Warning,
+            $"{Say.List(tls.Select(r => r.Text("target") ?? "The target"))} completes TLS only when the client names the host (SNI); without SNI the handshake fails. Browsers send SNI, but old client libraries, scripts and devices that connect without it fail with errors like \"SSL_connect SYSCALL\".",
+            [.. tls.Select(r => Cite(r, ("sniOk", r.Number("sniOk")), ("noSniOk", r.Number("noSniOk"))))],
+            "Make every client send SNI: upgrade the client library or runtime (OpenSSL with -servername, Java 7 or later, Python 2.7.9 or later, .NET Framework 4.5 or later) and connect by host name, not by IP address. Or give the endpoint a default certificate (or a dedicated address) that serves clients without SNI.");
+    }
+
+    private static Finding? TlsHandshakeStalled(IReadOnlyList<Observation> results)
+    {
+        var tls = results.Where(r => r.Step == "probe.tls" && r.Number("stalled") == 1 && r.Number("sniOk") == 0).ToList();
+        if (tls.Count == 0)
+        {
+            return null;
+        }
+
+        return new Finding(
+            FindingCodes.TlsHandshakeStalled, Severity.Critical,
+            $"{Say.List(tls.Select(r => r.Text("target") ?? "The target"))} accepts TCP connections but never completes the TLS handshake: clients time out. The portal's probe closed its connections cleanly.",
+            [.. tls.Select(r => Cite(r, ("sniOk", r.Number("sniOk")), ("stalled", r.Number("stalled"))))],
+            "Check the TLS server's handshake capacity: health checks or scanners that open TCP and never speak TLS can hold its handshake workers. Make such checks speak TLS (HAProxy check-ssl, an HTTPS health check) or use a plain TCP port, and give the server a handshake time-out. Also look for a firewall that drops the ClientHello.");
+    }
+
+    private static Finding? CertificateProblem(IReadOnlyList<Observation> results)
+    {
+        var bad = results.Where(r => r.Step == "probe.tls" && r.Strings("certificateProblems").Count > 0).ToList();
+        if (bad.Count == 0)
+        {
+            return null;
+        }
+
+        var problems = bad.SelectMany(r => r.Strings("certificateProblems")).Distinct(StringComparer.Ordinal).ToList();
+        var fixes = problems.Select(p => p switch
+        {
+            "expired" => "renew the certificate",
+            "not-yet-valid" => "check the certificate's start date and the server's clock",
+            "self-signed" => "replace the self-signed certificate with one from a CA the clients trust",
+            "untrusted-root" => "fix the chain: serve the leaf with all its intermediate certificates, issued by a CA the clients trust",
+            "name-mismatch" => "issue a certificate whose subject alternative names cover the host name clients use",
+            _ => $"fix the {p} problem",
+        });
+        return new Finding(
+            FindingCodes.CertificateProblem, Severity.Critical,
+            $"The certificate of {Say.List(bad.Select(r => r.Text("target") ?? "the target").Distinct())} is {Say.List(problems)}: clients that check certificates refuse the connection (\"verify error\").",
+            [.. bad.Select(r => Cite(r, ("problems", string.Join(", ", r.Strings("certificateProblems"))), ("daysLeft", r.Number("certificateDaysLeft"))))],
+            char.ToUpperInvariant(Say.List(fixes)[0]) + Say.List(fixes)[1..] + ".");
+    }
+
+    private static Finding? SseBuffered(IReadOnlyList<Observation> results)
+    {
+        var sse = Latest(results, "sse");
+        if (sse is null || sse.Number("events") is not { } events || events < 1)
+        {
+            return null;
+        }
+
+        var bursts = sse.Number("bursts") ?? 0;
+        var lag = sse.Number("maxLagMs") ?? 0;
+        if (bursts < 3 && lag <= 500)
+        {
+            return null;
+        }
+
+        return new Finding(
+            FindingCodes.SseBuffered, Severity.Warning,
+            $"Server-Sent Events arrive late or in bursts (up to {Say.N(lag)} ms late, {Say.N(bursts)} bursts): something on the way buffers the stream, so live updates are delayed.",
+            [Cite(sse, ("maxLagMs", lag), ("bursts", bursts), ("events", events))],
+            "Turn off response buffering for text/event-stream on the proxy: nginx proxy_buffering off (or have the app send X-Accel-Buffering: no), and exclude the stream from content scanning and compression on security proxies.");
+    }
+
+    private static Finding? LargeMessageDropped(IReadOnlyList<Observation> results)
+    {
+        var messages = Latest(results, "ws.messages");
+        if (messages is null || messages.Number("largestTextBytes") is not { } text || messages.Number("largestBinaryBytes") is not { } binary)
+        {
+            return null;
+        }
+
+        var smallest = Math.Min(text, binary);
+        if (Math.Max(text, binary) < 1024 || smallest >= LargestMessageBytes)
+        {
+            return null;
+        }
+
+        var limit = Say.N(smallest / 1024);
+        return new Finding(
+            FindingCodes.LargeMessageDropped, Severity.Warning,
+            $"Small WebSocket messages get through, large ones do not: the largest that came back was {Say.N(text / 1024)} KiB of text and {Say.N(binary / 1024)} KiB of binary (1 MiB was sent).",
+            [Cite(messages, ("largestTextBytes", text), ("largestBinaryBytes", binary))],
+            $"Raise the message, frame or body size limit of the proxy, WAF or scanner on the path (something stops messages above {limit} KiB), or have the application split large messages into pieces below that size.");
+    }
+
+    private static Finding? CorsCredentialsBlocked(IReadOnlyList<Observation> results)
+    {
+        var cors = Latest(results, "http.cors");
+        if (cors is null || cors.Number("plainOk") != 1 || cors.Number("credentialedOk") != 0)
+        {
+            return null;
+        }
+
+        return new Finding(
+            FindingCodes.CorsCredentialsBlocked, Severity.Warning,
+            $"Cross-origin requests work, but not with credentials (cookies): {cors.Text("credentialedError") ?? "the credentialed request failed"}.",
+            [Cite(cors, ("plainOk", 1), ("credentialedOk", 0), ("origin", cors.Text("origin")))],
+            "Answer credentialed requests with Access-Control-Allow-Credentials: true and an explicit Access-Control-Allow-Origin (never *), and mark cross-site cookies SameSite=None; Secure. Check that no proxy strips Access-Control-* headers and that the browser does not block third-party cookies.");
+    }
+
+    private static Finding? ClockSkew(IReadOnlyList<Observation> results)
+    {
+        var env = Latest(results, "env");
+        if (env?.Number("clockSkewMs") is not { } skew || Math.Abs(skew) <= ClockSkewLimitMs)
+        {
+            return null;
+        }
+
+        var seconds = Math.Round(Math.Abs(skew) / 1000);
+        return new Finding(
+            FindingCodes.ClockSkew, Severity.Warning,
+            $"The customer's clock is {Say.N(seconds)} s {(skew > 0 ? "ahead" : "behind")}: sign-in tokens, certificates and cookies fail when a clock is minutes off.",
+            [Cite(env, ("clockSkewMs", skew), ("uncertaintyMs", env.Number("clockUncertaintyMs")))],
+            "Turn on automatic time (NTP) on the customer's device, or point it at the company's time server.");
+    }
+
+    private static Finding? SlowNetwork(IReadOnlyList<Observation> results)
+    {
+        var reasons = new List<string>();
+        var evidence = new List<Evidence>();
+        foreach (var step in new[] { "http.ping", "ws.echo" })
+        {
+            if (Latest(results, step) is { } r && r.Number("rttMedianMs") is { } rtt && rtt > SlowRttMs)
+            {
+                reasons.Add($"round trip {Say.N(rtt)} ms ({step}, above {Say.N(SlowRttMs)} ms)");
+                evidence.Add(Cite(r, ("rttMedianMs", rtt)));
+            }
+        }
+
+        foreach (var r in results.Where(r => r.Number("lossPercent") is > SlowLossPercent).GroupBy(r => r.Step).Select(g => g.Last()))
+        {
+            reasons.Add($"{Say.N(r.Number("lossPercent")!.Value)} % loss ({r.Step}, above {Say.N(SlowLossPercent)} %)");
+            evidence.Add(Cite(r, ("lossPercent", r.Number("lossPercent"))));
+        }
+
+        foreach (var step in new[] { "http.download", "http.upload" })
+        {
+            if (Latest(results, step) is { Worked: true } r && r.Number("mbps") is { } mbps && mbps < SlowMbps)
+            {
+                reasons.Add($"{(step == "http.download" ? "download" : "upload")} {Say.N(mbps)} Mbit/s (below {Say.N(SlowMbps)} Mbit/s)");
+                evidence.Add(Cite(r, ("mbps", mbps)));
+            }
+        }
+
+        if (reasons.Count == 0)
+        {
+            return null;
+        }
+
+        return new Finding(
+            FindingCodes.SlowNetwork, Severity.Warning,
+            $"The customer's network is slow: {Say.List(reasons)}. Real-time apps work but feel sluggish, and time-outs come sooner.",
+            evidence,
+            "Test again from another network (wired, another provider, or a phone's 4G) to tell the local link from the path; look for a saturated uplink, weak Wi-Fi or a VPN that sends traffic the long way round.");
+    }
+
+    private static Finding? StepFailed(IReadOnlyList<Observation> results, IReadOnlyList<Finding> findings)
+    {
+        var explained = findings.SelectMany(f => f.Evidence).Select(e => e.ResultId).ToHashSet();
+        var unexplained = results
+            .Where(r => r.Failed && !explained.Contains(r.Id))
+            .GroupBy(r => (r.Step, Target: r.Text("target")))
+            .Select(g => g.Last())
+            .ToList();
+        if (unexplained.Count == 0)
+        {
+            return null;
+        }
+
+        return new Finding(
+            FindingCodes.StepFailed, Severity.Warning,
+            $"{Say.List(unexplained.Select(r => r.Step))} failed, and no rule explains why: {string.Join(" ", unexplained.Select(r => r.Text("summary") ?? r.Text("error") ?? r.Status).Distinct().Take(3))}",
+            [.. unexplained.Select(r => Cite(r, ("status", r.Status), ("target", r.Text("target"))))],
+            "Read the failed steps' details in the timeline; run again to see whether the failure repeats.");
+    }
+
+    private static Finding? AllClear(IReadOnlyList<Observation> results)
+    {
+        var counted = results.Where(r => r.Status != "skipped").ToList();
+        if (counted.Count == 0 || counted.Any(r => r.Status != "pass"))
+        {
+            return null;
+        }
+
+        var facts = new List<string>();
+        var evidence = new List<Evidence>();
+        if (Latest(results, "ws.echo") is { } echo && echo.Number("rttMedianMs") is { } echoMs)
+        {
+            facts.Add($"WebSocket echo {Say.N(echoMs)} ms");
+            evidence.Add(Cite(echo, ("rttMedianMs", echoMs)));
+        }
+
+        if (Latest(results, "http.ping") is { } ping && ping.Number("rttMedianMs") is { } pingMs)
+        {
+            facts.Add($"HTTP round trip {Say.N(pingMs)} ms");
+            evidence.Add(Cite(ping, ("rttMedianMs", pingMs)));
+        }
+
+        foreach (var step in new[] { "http.download", "http.upload" })
+        {
+            if (Latest(results, step) is { } r && r.Number("mbps") is { } mbps)
+            {
+                facts.Add($"{(step == "http.download" ? "download" : "upload")} {Say.N(mbps)} Mbit/s");
+                evidence.Add(Cite(r, ("mbps", mbps)));
+            }
+        }
+
+        foreach (var idle in results.Where(r => r.Step is "ws.idle" or "probe.ws.idle" && r.Number("survived") == 1))
+        {
+            facts.Add($"a quiet WebSocket survived {Say.N(idle.Number("idleSeconds") ?? 0)} s{(idle.Step == "probe.ws.idle" ? $" to {idle.Text("target")}" : "")}");
+            evidence.Add(Cite(idle, ("idleSeconds", idle.Number("idleSeconds"))));
+        }
+
+        if (Latest(results, "signalr.transports") is { } hub)
+        {
+            facts.Add($"{Say.N(hub.Number("working") ?? 0)} real-time transports work");
+            evidence.Add(Cite(hub, ("working", hub.Number("working"))));
+        }
+
+        if (results.Any(r => r.Step == "probe.tls"))
+        {
+            facts.Add("TLS and certificates of the probed targets are in order");
+            evidence.AddRange(results.Where(r => r.Step == "probe.tls").Select(r => Cite(r, ("handshakeMs", r.Number("handshakeMs")), ("daysLeft", r.Number("certificateDaysLeft")))));
+        }
+
+        return new Finding(
+            FindingCodes.AllClear, Severity.Info,
+            $"Nothing wrong found in {counted.Count} checks" + (facts.Count > 0 ? $": {Say.List(facts)}." : "."),
+            evidence.Count > 0 ? evidence : [.. counted.Take(5).Select(r => Cite(r, ("status", r.Status)))],
+            "No change needed. If the customer still sees a problem, ask them to run the test again when it happens, from the same network, or probe their own endpoints.");
+    }
+}

@@ -1,0 +1,535 @@
+using System.Text.Json;
+using Portal.Core.Diagnosis;
+
+namespace Portal.Core.Tests.Diagnosis;
+
+public class DiagnoserTests
+{
+    private static Observation R(string step, string status, object? metrics = null, object? detail = null, string source = "client", string transport = "websockets") =>
+        new(Guid.NewGuid(), step, status, source, transport, JsonSerializer.SerializeToElement(metrics ?? new { }), JsonSerializer.SerializeToElement(detail ?? new { }));
+
+    /// <summary>What a healthy path reports: every step passes with good numbers.</summary>
+    private static List<Observation> Clean() =>
+    [
+        R("env", "pass", new { clockSkewMs = 40, clockUncertaintyMs = 2 }, new { userAgent = "Chrome" }),
+        R("server.connection", "pass", new { foreignProxyHeaders = 0, tls = 1, fingerprintFitsBrowser = 1 }, new { foreignProxyHeaders = Array.Empty<string>(), fingerprintFitsBrowser = true }, "server", "websockets"),
+        R("http.ping", "pass", new { samples = 10, rttMedianMs = 12.5 }),
+        R("ws.echo", "pass", new { openMs = 8, samples = 20, rttMedianMs = 3.1, closeCode = 1000 }),
+        R("ws.messages", "pass", new { largestTextBytes = 1048576, largestBinaryBytes = 1048576 }),
+        R("ws.close", "pass", new { clientCloseCode = 1000, serverCloseCode = 4000 }),
+        R("http.download", "pass", new { mbps = 480.2 }),
+        R("http.upload", "pass", new { mbps = 310 }),
+        R("sse", "pass", new { events = 10, expected = 10, maxLagMs = 12, bursts = 0 }),
+        R("longpoll", "pass", new { cycles = 3, overheadMedianMs = 4 }),
+        R("http.cors", "pass", new { plainOk = 1, credentialedOk = 1 }),
+        R("signalr.transports", "pass", new { working = 3, webSocketsMs = 40, serverSentEventsMs = 50, longPollingMs = 60 }, new { working = new[] { "webSockets", "serverSentEvents", "longPolling" }, errors = new { } }),
+        R("ws.idle", "pass", new { idleSeconds = 30, survived = 1 }),
+        R("ws.variants", "skipped"),
+    ];
+
+    private static List<Observation> CleanWith(params Observation[] replacements)
+    {
+        var run = Clean();
+        foreach (var replacement in replacements)
+        {
+            run.RemoveAll(r => r.Step == replacement.Step && r.Source == replacement.Source);
+            run.Add(replacement);
+        }
+
+        return run;
+    }
+
+    private static string[] Codes(IEnumerable<Observation> run, bool completed = true) =>
+        [.. Diagnoser.Evaluate(run, completed).Select(f => f.Code)];
+
+    private static Finding Single(IEnumerable<Observation> run, string code) =>
+        Diagnoser.Evaluate(run, completed: true).Single(f => f.Code == code);
+
+    [Fact]
+    public void Evaluate_CleanCompletedRun_AllClearOnly()
+    {
+        var findings = Diagnoser.Evaluate(Clean(), completed: true);
+
+        findings.Select(f => f.Code).ShouldBe([FindingCodes.AllClear]);
+        findings[0].Severity.ShouldBe(Severity.Info);
+        findings[0].Summary.ShouldContain("WebSocket echo 3.1 ms");
+        findings[0].Summary.ShouldContain("download 480 Mbit/s");
+        findings[0].Summary.ShouldContain("a quiet WebSocket survived 30 s");
+        findings[0].Evidence.ShouldNotBeEmpty();
+    }
+
+    [Fact]
+    public void Evaluate_CleanRunStillRunning_NoFindingYet()
+    {
+        Codes(Clean(), completed: false).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public void Evaluate_NoResults_NoFindings()
+    {
+        Codes([], completed: true).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public void Evaluate_WarnWithoutRule_NoAllClear()
+    {
+        var run = CleanWith(R("ws.close", "warn", new { clientCloseCode = 1000, serverCloseCode = 1006 }));
+
+        Codes(run).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public void All_DesignCatalogue_EveryCodeKnown()
+    {
+        string[] catalogue =
+        [
+            "websocket-blocked", "websocket-killed-after-open", "idle-timeout", "proxy-detected", "tls-interception-suspected",
+            "upgrade-headers-stripped", "sni-required", "tls-handshake-stalled", "certificate-problem", "sse-buffered",
+            "large-message-dropped", "cors-credentials-blocked", "clock-skew", "slow-network", "all-clear",
+        ];
+
+        catalogue.ShouldBeSubsetOf(FindingCodes.All);
+    }
+
+    // websocket-blocked
+
+    private static Observation EchoNeverOpened(string transport = "longpolling") =>
+        R("ws.echo", "fail", new { openMs = (double?)null, samples = 0, closeCode = 1006 }, new { error = "closed before it opened" }, transport: transport);
+
+    private static Observation HubWithoutWebSockets() =>
+        R("signalr.transports", "warn", new { working = 2, webSocketsMs = (double?)null }, new { working = new[] { "serverSentEvents", "longPolling" }, errors = new { webSockets = "WebSocket failed to connect." } }, transport: "longpolling");
+
+    [Fact]
+    public void Evaluate_WebSocketNeverOpensWhileFallbackWorks_WebSocketBlocked()
+    {
+        var run = CleanWith(EchoNeverOpened(), HubWithoutWebSockets(), R("ws.idle", "fail", new { idleSeconds = 30 }, transport: "longpolling"),
+            R("ws.messages", "fail", new { largestTextBytes = 0, largestBinaryBytes = 0 }, transport: "longpolling"),
+            R("ws.close", "fail", new { closeCode = 1006 }, transport: "longpolling"));
+
+        var finding = Single(run, FindingCodes.WebSocketBlocked);
+
+        finding.Severity.ShouldBe(Severity.Critical);
+        finding.Summary.ShouldContain("close code 1006");
+        finding.Evidence.Select(e => e.Step).ShouldContain("ws.echo");
+        finding.Recommendation.ShouldContain("Upgrade");
+        Codes(run).ShouldNotContain(FindingCodes.AllClear);
+    }
+
+    [Fact]
+    public void Evaluate_WebSocketNeverOpensAndNoFallbackWorks_NotWebSocketBlocked()
+    {
+        var run = new List<Observation>
+        {
+            EchoNeverOpened(transport: "http"),
+            R("signalr.transports", "fail", new { working = 0 }, new { working = Array.Empty<string>(), errors = new { webSockets = "x", serverSentEvents = "y", longPolling = "z" } }, transport: "http"),
+            R("sse", "fail", new { events = 0, expected = 10 }, transport: "http"),
+            R("longpoll", "error", transport: "http"),
+        };
+
+        Codes(run).ShouldNotContain(FindingCodes.WebSocketBlocked);
+        Codes(run).ShouldContain(FindingCodes.StepFailed);
+    }
+
+    [Fact]
+    public void Evaluate_WebSocketOpenedThenFailed_NotWebSocketBlocked()
+    {
+        var run = CleanWith(R("ws.echo", "fail", new { openMs = 12, samples = 0, closeCode = 1006 }));
+
+        Codes(run).ShouldNotContain(FindingCodes.WebSocketBlocked);
+    }
+
+    // websocket-killed-after-open
+
+    [Fact]
+    public void Evaluate_WebSocketOpensThenDies_KilledAfterOpen()
+    {
+        var run = CleanWith(R("ws.echo", "fail", new { openMs = 12, samples = 1, closeCode = 1006 }, new { error = "closed during the echo (code 1006)" }, transport: "longpolling"));
+
+        var finding = Single(run, FindingCodes.WebSocketKilledAfterOpen);
+
+        finding.Evidence.Single().Figures["closeCode"].ShouldBe(1006.0);
+        finding.Recommendation.ShouldContain("TLS inspection");
+    }
+
+    [Fact]
+    public void Evaluate_IdleSocketDiesWithinSeconds_KilledAfterOpenNotIdleTimeout()
+    {
+        var run = CleanWith(R("ws.idle", "fail", new { idleSeconds = 30, survived = 0, diedAfterSeconds = 2, closeCode = 1006 }));
+
+        Codes(run).ShouldContain(FindingCodes.WebSocketKilledAfterOpen);
+        Codes(run).ShouldNotContain(FindingCodes.IdleTimeout);
+    }
+
+    [Fact]
+    public void Evaluate_EchoCompletedButCloseCodeOdd_NotKilledAfterOpen()
+    {
+        var run = CleanWith(R("ws.echo", "warn", new { openMs = 12, samples = 20, rttMedianMs = 3, closeCode = 1005 }));
+
+        Codes(run).ShouldNotContain(FindingCodes.WebSocketKilledAfterOpen);
+    }
+
+    // idle-timeout
+
+    [Theory]
+    [InlineData(60.4, 60, 30)]
+    [InlineData(6, 6, 3)]
+    [InlineData(3.2 + 2, 5, 2)]
+    public void Evaluate_QuietSocketCut_IdleTimeoutWithSecondsAndKeepAlive(double diedAfter, int reported, int keepAlive)
+    {
+        var run = CleanWith(R("ws.idle", "fail", new { idleSeconds = 90, survived = 0, diedAfterSeconds = diedAfter, closeCode = 1006 }));
+
+        var finding = Single(run, FindingCodes.IdleTimeout);
+
+        finding.Summary.ShouldContain($"after about {reported} s");
+        finding.Recommendation.ShouldContain("proxy_read_timeout");
+        finding.Recommendation.ShouldContain("timeout tunnel");
+        finding.Recommendation.ShouldContain("pipe_timeout");
+        finding.Recommendation.ShouldContain($"every {keepAlive} s, below the measured {reported} s");
+    }
+
+    [Fact]
+    public void Evaluate_ProbeIdleCut_IdleTimeoutNamesTheTarget()
+    {
+        var run = CleanWith(R("probe.ws.idle", "fail", new { idleSeconds = 20, survived = 0, diedAfterSeconds = 3.0 + 8 }, new { target = "wss://app.example/ws" }, "server", "probe"));
+
+        var finding = Single(run, FindingCodes.IdleTimeout);
+
+        finding.Summary.ShouldContain("wss://app.example/ws");
+        finding.Summary.ShouldContain("after about 11 s");
+    }
+
+    [Fact]
+    public void Evaluate_QuietSocketSurvived_NoIdleTimeout()
+    {
+        Codes(Clean()).ShouldNotContain(FindingCodes.IdleTimeout);
+    }
+
+    [Fact]
+    public void Evaluate_IdleStepNeverOpened_NoIdleTimeout()
+    {
+        var run = CleanWith(R("ws.idle", "fail", new { idleSeconds = 30, closeCode = 1006 }, new { error = "closed before it opened" }));
+
+        Codes(run).ShouldNotContain(FindingCodes.IdleTimeout);
+    }
+
+    // proxy-detected
+
+    [Fact]
+    public void Evaluate_ForeignProxyHeaders_ProxyDetected()
+    {
+        var run = CleanWith(R("server.connection", "warn", new { foreignProxyHeaders = 2 }, new { foreignProxyHeaders = new[] { "Via", "X-Forwarded-For" }, transport = "websockets" }, "server"));
+
+        var finding = Single(run, FindingCodes.ProxyDetected);
+
+        finding.Summary.ShouldContain("Via and X-Forwarded-For");
+        finding.Severity.ShouldBe(Severity.Info);
+        Codes(run).ShouldNotContain(FindingCodes.AllClear);
+    }
+
+    [Fact]
+    public void Evaluate_OnlyTrustedProxyHeaders_NoProxyDetected()
+    {
+        var run = CleanWith(R("server.connection", "pass", new { foreignProxyHeaders = 0 }, new { foreignProxyHeaders = Array.Empty<string>(), proxyHeaders = new Dictionary<string, string> { ["X-Forwarded-For"] = "203.0.113.9" }, viaTrustedProxy = true }, "server"));
+
+        Codes(run).ShouldBe([FindingCodes.AllClear]);
+    }
+
+    // tls-interception-suspected
+
+    [Fact]
+    public void Evaluate_FingerprintDoesNotFitBrowser_TlsInterceptionSuspected()
+    {
+        var run = CleanWith(R("server.connection", "warn", new { fingerprintFitsBrowser = 0 }, new
+        {
+            foreignProxyHeaders = Array.Empty<string>(),
+            fingerprintFitsBrowser = false,
+            browserFamily = "Chromium",
+            expectedTlsStack = "BoringSSL",
+            observedTlsStack = (string?)null,
+            ja4 = "t13d3112h2_e8f1e7e78f70_6bebaf5329ac",
+            serverName = "portal.example",
+        }, "server"));
+
+        var finding = Single(run, FindingCodes.TlsInterceptionSuspected);
+
+        finding.Summary.ShouldContain("BoringSSL");
+        finding.Recommendation.ShouldContain("portal.example");
+        finding.Recommendation.ShouldContain("TLS-inspection policy");
+        finding.Evidence.Single().Figures["ja4"].ShouldBe("t13d3112h2_e8f1e7e78f70_6bebaf5329ac");
+    }
+
+    [Fact]
+    public void Evaluate_UnknownBrowser_NoTlsInterceptionSuspected()
+    {
+        var run = CleanWith(R("server.connection", "pass", new { fingerprintFitsBrowser = (int?)null }, new { foreignProxyHeaders = Array.Empty<string>(), fingerprintFitsBrowser = (bool?)null }, "server"));
+
+        Codes(run).ShouldNotContain(FindingCodes.TlsInterceptionSuspected);
+    }
+
+    // upgrade-headers-stripped
+
+    [Fact]
+    public void Evaluate_UpgradeArrivedWithoutHeaders_UpgradeHeadersStripped()
+    {
+        var run = CleanWith(R("server.connection", "pass", new { upgradeHeadersPresent = 0 }, new { foreignProxyHeaders = Array.Empty<string>(), upgradeHeader = "", connectionHeader = "close" }, "server"));
+
+        var finding = Single(run, FindingCodes.UpgradeHeadersStripped);
+
+        finding.Severity.ShouldBe(Severity.Critical);
+        finding.Recommendation.ShouldContain("proxy_set_header Upgrade $http_upgrade");
+        finding.Recommendation.ShouldContain("vcl_pipe");
+    }
+
+    [Theory]
+    [InlineData(400)]
+    [InlineData(426)]
+    [InlineData(200)]
+    public void Evaluate_TargetAnswersWithout101_UpgradeHeadersStripped(int status)
+    {
+        var run = CleanWith(R("probe.ws", "fail", new { status, upgraded = 0 }, new { target = "wss://app.example/hub" }, "server", "probe"));
+
+        var finding = Single(run, FindingCodes.UpgradeHeadersStripped);
+
+        finding.Summary.ShouldContain($"HTTP {status} instead of 101");
+    }
+
+    [Fact]
+    public void Evaluate_TargetUpgradesOrIsUnreachable_NoUpgradeHeadersStripped()
+    {
+        var run = CleanWith(
+            R("probe.ws", "pass", new { status = 101, upgraded = 1 }, new { target = "wss://a.example" }, "server", "probe"),
+            R("server.connection", "pass", new { upgradeHeadersPresent = 1 }, new { foreignProxyHeaders = Array.Empty<string>() }, "server"));
+        var unreachable = CleanWith(R("probe.ws", "fail", new { upgraded = 0 }, new { target = "wss://b.example", error = "connection refused" }, "server", "probe"));
+
+        Codes(run).ShouldBe([FindingCodes.AllClear]);
+        Codes(unreachable).ShouldNotContain(FindingCodes.UpgradeHeadersStripped);
+        Codes(unreachable).ShouldContain(FindingCodes.StepFailed);
+    }
+
+    // sni-required, tls-handshake-stalled, certificate-problem
+
+    private static Observation Tls(object metrics, string[]? problems = null) =>
+        R("probe.tls", problems is { Length: > 0 } || metrics.GetType().GetProperty("sniOk")!.GetValue(metrics) is 0 ? "fail" : "pass", metrics,
+            new { target = "https://app.example", certificateProblems = problems ?? [] }, "server", "probe");
+
+    [Fact]
+    public void Evaluate_TlsWorksOnlyWithSni_SniRequired()
+    {
+        var run = CleanWith(Tls(new { sniOk = 1, noSniOk = 0, sniRequired = 1, stalled = 0 }));
+
+        var finding = Single(run, FindingCodes.SniRequired);
+
+        finding.Summary.ShouldContain("https://app.example");
+        finding.Recommendation.ShouldContain("send SNI");
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(0, 0)]
+    public void Evaluate_TlsSameWithAndWithoutSni_NoSniRequired(int sniOk, int noSniOk)
+    {
+        var run = CleanWith(Tls(new { sniOk, noSniOk, sniRequired = 0, stalled = 0 }));
+
+        Codes(run).ShouldNotContain(FindingCodes.SniRequired);
+    }
+
+    [Fact]
+    public void Evaluate_TcpConnectsButTlsNeverCompletes_TlsHandshakeStalled()
+    {
+        var run = CleanWith(Tls(new { sniOk = 0, noSniOk = 0, sniRequired = 0, stalled = 1 }));
+
+        var finding = Single(run, FindingCodes.TlsHandshakeStalled);
+
+        finding.Severity.ShouldBe(Severity.Critical);
+        finding.Recommendation.ShouldContain("health checks");
+    }
+
+    [Fact]
+    public void Evaluate_TlsRefusedQuickly_NotStalled()
+    {
+        var run = CleanWith(Tls(new { sniOk = 0, noSniOk = 0, sniRequired = 0, stalled = 0 }));
+
+        Codes(run).ShouldNotContain(FindingCodes.TlsHandshakeStalled);
+        Codes(run).ShouldContain(FindingCodes.StepFailed);
+    }
+
+    [Theory]
+    [InlineData("expired", "renew the certificate")]
+    [InlineData("self-signed", "CA the clients trust")]
+    [InlineData("untrusted-root", "intermediate certificates")]
+    [InlineData("name-mismatch", "subject alternative names")]
+    [InlineData("not-yet-valid", "start date")]
+    public void Evaluate_CertificateProblem_NamesProblemAndFix(string problem, string fix)
+    {
+        var run = CleanWith(Tls(new { sniOk = 1, noSniOk = 1, sniRequired = 0, stalled = 0, certificateValid = 0 }, [problem]));
+
+        var finding = Single(run, FindingCodes.CertificateProblem);
+
+        finding.Summary.ShouldContain(problem);
+        finding.Recommendation.ShouldContain(fix);
+        Codes(run).ShouldNotContain(FindingCodes.StepFailed);
+    }
+
+    [Fact]
+    public void Evaluate_ValidCertificate_NoCertificateProblem()
+    {
+        var run = CleanWith(Tls(new { sniOk = 1, noSniOk = 1, sniRequired = 0, stalled = 0, certificateValid = 1, handshakeMs = 20, certificateDaysLeft = 80 }));
+
+        Codes(run).ShouldBe([FindingCodes.AllClear]);
+    }
+
+    // sse-buffered
+
+    [Theory]
+    [InlineData(40, 3)]
+    [InlineData(900, 0)]
+    public void Evaluate_SseLateOrBursty_SseBuffered(double maxLagMs, int bursts)
+    {
+        var run = CleanWith(R("sse", "warn", new { events = 10, expected = 10, maxLagMs, bursts }));
+
+        Codes(run).ShouldContain(FindingCodes.SseBuffered);
+        Single(run, FindingCodes.SseBuffered).Recommendation.ShouldContain("proxy_buffering off");
+    }
+
+    [Theory]
+    [InlineData(500, 2)]
+    [InlineData(20, 0)]
+    public void Evaluate_SseSteady_NoSseBuffered(double maxLagMs, int bursts)
+    {
+        var run = CleanWith(R("sse", "pass", new { events = 10, expected = 10, maxLagMs, bursts }));
+
+        Codes(run).ShouldNotContain(FindingCodes.SseBuffered);
+    }
+
+    // large-message-dropped
+
+    [Theory]
+    [InlineData(1024, 1024, "1 KiB")]
+    [InlineData(65536, 1048576, "64 KiB")]
+    public void Evaluate_LargeMessagesLost_LargeMessageDropped(int text, int binary, string limit)
+    {
+        var run = CleanWith(R("ws.messages", "warn", new { largestTextBytes = text, largestBinaryBytes = binary }));
+
+        var finding = Single(run, FindingCodes.LargeMessageDropped);
+
+        finding.Recommendation.ShouldContain($"above {limit}");
+    }
+
+    [Theory]
+    [InlineData(1048576, 1048576)]
+    [InlineData(0, 0)]
+    public void Evaluate_AllSizesOrNone_NoLargeMessageDropped(int text, int binary)
+    {
+        var run = CleanWith(R("ws.messages", text == 0 ? "fail" : "pass", new { largestTextBytes = text, largestBinaryBytes = binary }));
+
+        Codes(run).ShouldNotContain(FindingCodes.LargeMessageDropped);
+    }
+
+    // cors-credentials-blocked
+
+    [Fact]
+    public void Evaluate_CredentialedCorsFails_CorsCredentialsBlocked()
+    {
+        var run = CleanWith(R("http.cors", "fail", new { plainOk = 1, credentialedOk = 0 }, new { origin = "http://127.0.0.2:5000", credentialedError = "Failed to fetch" }));
+
+        var finding = Single(run, FindingCodes.CorsCredentialsBlocked);
+
+        finding.Recommendation.ShouldContain("Access-Control-Allow-Credentials: true");
+        Codes(run).ShouldNotContain(FindingCodes.StepFailed);
+    }
+
+    [Fact]
+    public void Evaluate_AllCorsFails_NoCorsCredentialsBlocked()
+    {
+        var run = CleanWith(R("http.cors", "fail", new { plainOk = 0, credentialedOk = 0 }));
+
+        Codes(run).ShouldNotContain(FindingCodes.CorsCredentialsBlocked);
+    }
+
+    // clock-skew
+
+    [Theory]
+    [InlineData(121_000, "121 s ahead")]
+    [InlineData(-3_600_000, "3600 s behind")]
+    public void Evaluate_ClockOffByMinutes_ClockSkew(double skewMs, string text)
+    {
+        var run = CleanWith(R("env", "warn", new { clockSkewMs = skewMs, clockUncertaintyMs = 3 }));
+
+        Single(run, FindingCodes.ClockSkew).Summary.ShouldContain(text);
+    }
+
+    [Theory]
+    [InlineData(119_000)]
+    [InlineData(-120_000)]
+    public void Evaluate_ClockWithinTwoMinutes_NoClockSkew(double skewMs)
+    {
+        var run = CleanWith(R("env", "pass", new { clockSkewMs = skewMs }));
+
+        Codes(run).ShouldNotContain(FindingCodes.ClockSkew);
+    }
+
+    // slow-network
+
+    [Fact]
+    public void Evaluate_HighRoundTrip_SlowNetwork()
+    {
+        var run = CleanWith(R("http.ping", "pass", new { rttMedianMs = 450 }));
+
+        Single(run, FindingCodes.SlowNetwork).Summary.ShouldContain("round trip 450 ms");
+    }
+
+    [Fact]
+    public void Evaluate_LowThroughput_SlowNetwork()
+    {
+        var run = CleanWith(R("http.download", "pass", new { mbps = 0.6 }));
+
+        Single(run, FindingCodes.SlowNetwork).Summary.ShouldContain("download 0.6 Mbit/s");
+    }
+
+    [Fact]
+    public void Evaluate_Loss_SlowNetwork()
+    {
+        var run = CleanWith(R("http.ping", "pass", new { rttMedianMs = 20, lossPercent = 5 }));
+
+        Single(run, FindingCodes.SlowNetwork).Summary.ShouldContain("5 % loss");
+    }
+
+    [Fact]
+    public void Evaluate_JustInsideTheLimits_NoSlowNetwork()
+    {
+        var run = CleanWith(
+            R("http.ping", "pass", new { rttMedianMs = 299, lossPercent = 2 }),
+            R("ws.echo", "pass", new { openMs = 300, samples = 20, rttMedianMs = 300, closeCode = 1000 }),
+            R("http.download", "pass", new { mbps = 1.0 }),
+            R("http.upload", "pass", new { mbps = 1.1 }));
+
+        Codes(run).ShouldBe([FindingCodes.AllClear]);
+    }
+
+    // step-failed and order
+
+    [Fact]
+    public void Evaluate_BlockedProbeTarget_StepFailedNamesIt()
+    {
+        var run = CleanWith(R("probe.target", "blocked", new { blocked = 1 }, new { target = "http://10.0.0.1", summary = "10.0.0.1 is a private address." }, "server", "probe"));
+
+        var finding = Single(run, FindingCodes.StepFailed);
+
+        finding.Summary.ShouldContain("private address");
+    }
+
+    [Fact]
+    public void Evaluate_SeveralFindings_MostSeriousFirst()
+    {
+        var run = CleanWith(
+            R("env", "warn", new { clockSkewMs = 600_000 }),
+            R("server.connection", "warn", new { foreignProxyHeaders = 1 }, new { foreignProxyHeaders = new[] { "Via" } }, "server"),
+            EchoNeverOpened(),
+            HubWithoutWebSockets());
+
+        var severities = Diagnoser.Evaluate(run, completed: true).Select(f => Severity.Rank(f.Severity)).ToList();
+
+        severities.ShouldBe(severities.Order().ToList());
+        severities[0].ShouldBe(0);
+    }
+}
