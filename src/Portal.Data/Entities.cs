@@ -37,6 +37,12 @@ public sealed class DiagnosticSession
     /// <summary>The customer's own endpoints, probed and tested alongside the portal.</summary>
     public List<string> Targets { get; set; } = [];
 
+    /// <summary>When an engineer revoked the customer link; null while it works (until it expires).</summary>
+    public DateTimeOffset? LinkRevokedAt { get; set; }
+
+    /// <summary>When the session was last closed.</summary>
+    public DateTimeOffset? ClosedAt { get; set; }
+
     public List<Run> Runs { get; set; } = [];
 }
 
@@ -130,4 +136,132 @@ public sealed class ApiKey
     public DateTimeOffset CreatedAt { get; set; }
 
     public DateTimeOffset? RevokedAt { get; set; }
+}
+
+/// <summary>A finding of a run, as the rules engine last evaluated it.</summary>
+public sealed class StoredFinding
+{
+    public Guid RunId { get; set; }
+
+    public Guid SessionId { get; set; }
+
+    /// <summary>The finding's stable code.</summary>
+    public string Code { get; set; } = "";
+
+    /// <summary>critical, warning or info.</summary>
+    public string Severity { get; set; } = "";
+
+    public string Summary { get; set; } = "";
+
+    /// <summary>The results it rests on and their figures, as a JSON array.</summary>
+    public string Evidence { get; set; } = "[]";
+
+    public string Recommendation { get; set; } = "";
+
+    public DateTimeOffset EvaluatedAt { get; set; }
+}
+
+/// <summary>A note an engineer left on a session, shared with everyone watching it.</summary>
+public sealed class Note
+{
+    public Guid Id { get; set; }
+
+    public Guid SessionId { get; set; }
+
+    public string? AuthorId { get; set; }
+
+    public string AuthorName { get; set; } = "";
+
+    public string Body { get; set; } = "";
+
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>An open console page watching a session, kept fresh by a heartbeat.</summary>
+public sealed class Presence
+{
+    public Guid CircuitId { get; set; }
+
+    public Guid SessionId { get; set; }
+
+    public string UserId { get; set; } = "";
+
+    public string UserName { get; set; } = "";
+
+    public DateTimeOffset SeenAt { get; set; }
+}
+
+/// <summary>A read-only link to a session's report for people without an account; only its hash is stored.</summary>
+public sealed class ShareLink
+{
+    public Guid Id { get; set; }
+
+    public Guid SessionId { get; set; }
+
+    /// <summary>SHA-256 of the link's token.</summary>
+    public byte[] TokenHash { get; set; } = [];
+
+    public string? CreatedById { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset ExpiresAt { get; set; }
+
+    public DateTimeOffset? RevokedAt { get; set; }
+}
+
+/// <summary>A setting admins change at run time, as JSON.</summary>
+public sealed class Setting
+{
+    public string Key { get; set; } = "";
+
+    public string Value { get; set; } = "null";
+
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    public string? UpdatedBy { get; set; }
+}
+
+/// <summary>A URL the portal POSTs events to, signed with the webhook's secret.</summary>
+public sealed class Webhook
+{
+    public Guid Id { get; set; }
+
+    public string Url { get; set; } = "";
+
+    /// <summary>The HMAC-SHA256 key; needed in clear to sign, shown to the admin once.</summary>
+    public string Secret { get; set; } = "";
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset? DisabledAt { get; set; }
+}
+
+/// <summary>One event to deliver to one webhook, and how its attempts went.</summary>
+public sealed class WebhookDelivery
+{
+    public Guid Id { get; set; }
+
+    public Guid WebhookId { get; set; }
+
+    public string Event { get; set; } = "";
+
+    public Guid? SessionId { get; set; }
+
+    public Guid? RunId { get; set; }
+
+    public string Payload { get; set; } = "{}";
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public int Attempts { get; set; }
+
+    /// <summary>When to try again; null once delivered or given up.</summary>
+    public DateTimeOffset? NextAttemptAt { get; set; }
+
+    public DateTimeOffset? DeliveredAt { get; set; }
+
+    public int? LastStatus { get; set; }
+
+    public string? LastError { get; set; }
 }

@@ -18,6 +18,20 @@ public sealed class PortalDbContext(DbContextOptions<PortalDbContext> options) :
 
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
 
+    public DbSet<StoredFinding> Findings => Set<StoredFinding>();
+
+    public DbSet<Note> Notes => Set<Note>();
+
+    public DbSet<Presence> Presence => Set<Presence>();
+
+    public DbSet<ShareLink> ShareLinks => Set<ShareLink>();
+
+    public DbSet<Setting> Settings => Set<Setting>();
+
+    public DbSet<Webhook> Webhooks => Set<Webhook>();
+
+    public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
+
     /// <inheritdoc />
     protected override void OnModelCreating(ModelBuilder builder)
     {
@@ -45,6 +59,31 @@ public sealed class PortalDbContext(DbContextOptions<PortalDbContext> options) :
         {
             e.ToTable("api_keys");
             e.HasIndex(k => k.KeyHash).IsUnique();
+        });
+        builder.Entity<StoredFinding>(e =>
+        {
+            e.ToTable("findings");
+            e.HasKey(f => new { f.RunId, f.Code });
+            e.Property(f => f.Evidence).HasColumnType("jsonb");
+        });
+        builder.Entity<Note>().ToTable("notes");
+        builder.Entity<Presence>(e =>
+        {
+            e.ToTable("presence");
+            e.HasKey(p => p.CircuitId);
+        });
+        builder.Entity<ShareLink>().ToTable("share_links");
+        builder.Entity<Setting>(e =>
+        {
+            e.ToTable("settings");
+            e.HasKey(s => s.Key);
+            e.Property(s => s.Value).HasColumnType("jsonb");
+        });
+        builder.Entity<Webhook>().ToTable("webhooks");
+        builder.Entity<WebhookDelivery>(e =>
+        {
+            e.ToTable("webhook_deliveries");
+            e.Property(d => d.Payload).HasColumnType("jsonb");
         });
 
         // One naming rule for every table, column, key and index: snake_case, as PostgreSQL prefers.

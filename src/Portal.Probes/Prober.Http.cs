@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 
 namespace Portal.Probes;
@@ -77,31 +76,8 @@ public sealed partial class Prober
 
     private async Task<(int? Status, double Milliseconds, Dictionary<string, string> Headers, string? Error)> RequestAsync(GuardedTarget target, Uri url, CancellationToken cancellationToken)
     {
-        var addresses = target.IPv4.Concat(target.IPv6).ToList();
-        using var handler = new SocketsHttpHandler
-        {
-            AllowAutoRedirect = false,
-            UseProxy = false,
-            UseCookies = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            ConnectTimeout = _options.ConnectTimeout,
-            // Certificate problems are the TLS probe's to report; here the question is what HTTP answers.
-            SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
-            // Never a second resolution: connect only to the addresses the guard checked for this hop.
-            ConnectCallback = async (context, ct) =>
-            {
-                foreach (var address in addresses)
-                {
-                    var (socket, _, _) = await Connections.ConnectAsync(address, target.Target.Port, _options.ConnectTimeout, ct);
-                    if (socket is not null)
-                    {
-                        return new NetworkStream(socket, ownsSocket: true);
-                    }
-                }
-
-                throw new HttpRequestException($"no checked address of {target.Target.Host} accepted a connection");
-            },
-        };
+        // Certificate problems are the TLS probe's to report; here the question is what HTTP answers.
+        using var handler = GuardedHttp.Handler(target, _options.ConnectTimeout, validateCertificates: false);
         using var client = new HttpClient(handler) { Timeout = _options.RequestTimeout };
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
         request.Headers.UserAgent.ParseAdd("Portal-Probe/1.0");

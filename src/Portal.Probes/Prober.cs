@@ -17,6 +17,7 @@ public sealed partial class Prober
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _perTarget = new(StringComparer.OrdinalIgnoreCase);
     private readonly HostResolver _resolver;
     private readonly ProbeOptions _options;
+    private AddressGuard _guard;
     // The configured extra roots and the system's, read once: null when only the system's are trusted.
     private readonly X509Certificate2Collection? _trustStore;
 
@@ -25,7 +26,7 @@ public sealed partial class Prober
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
-        Guard = new AddressGuard(options.AllowList);
+        _guard = new AddressGuard(options.AllowList);
         _resolver = resolver ?? SystemResolver;
         if (options.TrustedRoots.Count > 0)
         {
@@ -45,8 +46,11 @@ public sealed partial class Prober
     public static Task<IPAddress[]> SystemResolver(string host, AddressFamily family, CancellationToken cancellationToken) =>
         System.Net.Dns.GetHostAddressesAsync(host, family, cancellationToken);
 
-    /// <summary>The address guard every probe goes through.</summary>
-    public AddressGuard Guard { get; }
+    /// <summary>The address guard every probe goes through; replaced as a whole when an admin changes the allow-list.</summary>
+    public AddressGuard Guard { get => Volatile.Read(ref _guard); set => Volatile.Write(ref _guard, value ?? throw new ArgumentNullException(nameof(value))); }
+
+    /// <summary>The resolver probes use, for others that must resolve the same way (webhooks).</summary>
+    public HostResolver Resolver => _resolver;
 
     /// <summary>Runs every probe that fits the target, yielding each result as soon as it is known.</summary>
     /// <param name="target">The target.</param>

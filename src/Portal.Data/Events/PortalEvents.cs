@@ -21,6 +21,21 @@ public static class PortalEventKinds
     public const string RunStarted = "run-started";
     public const string RunCompleted = "run-completed";
 
+    /// <summary>The findings of a run changed.</summary>
+    public const string FindingsChanged = "findings";
+
+    /// <summary>An engineer added a note.</summary>
+    public const string NoteAdded = "note";
+
+    /// <summary>Someone started or stopped watching the session.</summary>
+    public const string PresenceChanged = "presence";
+
+    /// <summary>The session itself changed: closed, reopened, link revoked or renewed, shared.</summary>
+    public const string SessionChanged = "session";
+
+    /// <summary>A portal-wide setting changed (sent with an empty session id).</summary>
+    public const string SettingsChanged = "settings";
+
     /// <summary>The listener reconnected and may have missed events: reload from the database.</summary>
     public const string Resync = "resync";
 }

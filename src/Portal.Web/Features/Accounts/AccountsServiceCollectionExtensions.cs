@@ -56,6 +56,14 @@ public static class AccountsServiceCollectionExtensions
                 .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName)
                 .RequireAuthenticatedUser()
                 .RequireRole(Roles.Admin, Roles.Engineer))
+            .AddPolicy(Policies.Admin, p => p
+                .AddAuthenticationSchemes(IdentityConstants.ApplicationScheme)
+                .RequireAuthenticatedUser()
+                .RequireRole(Roles.Admin))
+            .AddPolicy(Policies.ApiAdmin, p => p
+                .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName)
+                .RequireAuthenticatedUser()
+                .RequireRole(Roles.Admin))
             .AddPolicy(Policies.Customer, p => p
                 .AddAuthenticationSchemes(CustomerLinkAuthenticationHandler.SchemeName)
                 .RequireAuthenticatedUser()

@@ -16,6 +16,12 @@ public static class Policies
     /// <summary>A logged-in engineer or admin in the console.</summary>
     public const string Engineer = "engineer";
 
+    /// <summary>An admin in the console.</summary>
+    public const string Admin = "admin";
+
+    /// <summary>A script holding an admin's API key.</summary>
+    public const string ApiAdmin = "api-admin";
+
     /// <summary>A helpdesk system or script holding an API key.</summary>
     public const string ApiClient = "api-client";
 

@@ -10,7 +10,7 @@ public enum LinkState
     /// <summary>No session has this token (or the text is not a token at all).</summary>
     Unknown,
 
-    /// <summary>The session exists but its link has expired.</summary>
+    /// <summary>The session exists but its link has expired, was revoked, or the session is closed.</summary>
     Expired,
 
     /// <summary>The link is good.</summary>
@@ -36,7 +36,8 @@ public static class CustomerLinks
             return (LinkState.Unknown, null);
         }
 
-        return session.ExpiresAt <= now ? (LinkState.Expired, session) : (LinkState.Valid, session);
+        // A revoked link has expired at the moment it was revoked; a closed session takes no more runs until reopened.
+        return session.ExpiresAt <= now || session.Status == SessionStatus.Closed ? (LinkState.Expired, session) : (LinkState.Valid, session);
     }
 
     /// <summary>The customer URL of a token on the given base, e.g. <c>https://portal.example.com</c>.</summary>

@@ -19,6 +19,7 @@ public static class IngestEndpoints
     /// <summary>Adds SignalR and the ingest services.</summary>
     public static IServiceCollection AddIngest(this IServiceCollection services)
     {
+        services.AddSingleton<Findings.FindingsStore>();
         services.AddSingleton<RunIngest>();
         services.AddSingleton<ResultReception>();
         services.AddSingleton<ConnectionObserver>();

@@ -30,7 +30,7 @@ public sealed record IngestAck(Guid Id, bool Stored, string Transport);
 /// result idempotently on its id and publishes the event in the same statement, so watchers hear of exactly
 /// the results that were committed, once each.
 /// </summary>
-public sealed class RunIngest(NpgsqlDataSource dataSource, TimeProvider time)
+public sealed class RunIngest(NpgsqlDataSource dataSource, Findings.FindingsStore findings, TimeProvider time)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -89,6 +89,8 @@ public sealed class RunIngest(NpgsqlDataSource dataSource, TimeProvider time)
             var stored = reader.GetInt64(1) > 0;
             if (stored)
             {
+                await reader.DisposeAsync();
+                await findings.RefreshAsync(sessionId, result.RunId, runCompleted: false, cancellationToken);
                 return IngestOutcome.Stored;
             }
 
@@ -129,7 +131,15 @@ public sealed class RunIngest(NpgsqlDataSource dataSource, TimeProvider time)
         command.Parameters.Add(new() { Value = JsonSerializer.Serialize(new PortalEvent(PortalEventKinds.RunCompleted, sessionId, runId), Json) });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return reader.GetInt64(0) > 0 ? IngestOutcome.Stored : reader.GetInt64(1) > 0 ? IngestOutcome.Duplicate : IngestOutcome.ForeignRun;
+        var outcome = reader.GetInt64(0) > 0 ? IngestOutcome.Stored : reader.GetInt64(1) > 0 ? IngestOutcome.Duplicate : IngestOutcome.ForeignRun;
+        await reader.DisposeAsync();
+        if (outcome == IngestOutcome.Stored)
+        {
+            // The run is complete: all-clear becomes possible, and its webhooks are queued with the final findings.
+            await findings.RefreshAsync(sessionId, runId, runCompleted: true, cancellationToken);
+        }
+
+        return outcome;
     }
 
     private static string Raw(JsonElement? element) =>

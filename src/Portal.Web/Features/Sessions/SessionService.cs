@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Portal.Core.Sessions;
 using Portal.Data;
+using Portal.Data.Events;
 
 namespace Portal.Web.Features.Sessions;
 
@@ -17,7 +18,22 @@ public sealed record NewSession(string? CustomerName = null, string? TicketRef =
 public sealed record CreatedSession(DiagnosticSession Session, string Token);
 
 /// <summary>A row of the sessions list.</summary>
-public sealed record SessionSummary(Guid Id, string? CustomerName, string? TicketRef, string Status, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, int Runs, DateTimeOffset? LastResultAt);
+public sealed record SessionSummary(
+    Guid Id, string? CustomerName, string? TicketRef, string Status, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, int Runs,
+    DateTimeOffset? LastResultAt, string? Engineer, IReadOnlyList<string> FindingCodes);
+
+/// <summary>What the sessions list is filtered by; every field is optional.</summary>
+/// <param name="Search">Text in the customer's name or the ticket reference.</param>
+/// <param name="Customer">Text in the customer's name.</param>
+/// <param name="Ticket">Text in the ticket reference.</param>
+/// <param name="EngineerId">The user who created the session.</param>
+/// <param name="Status">open or closed.</param>
+/// <param name="FindingCode">A finding code some run of the session has.</param>
+/// <param name="From">Created at or after.</param>
+/// <param name="To">Created before.</param>
+public sealed record SessionQuery(
+    string? Search = null, string? Customer = null, string? Ticket = null, string? EngineerId = null, string? Status = null,
+    string? FindingCode = null, DateTimeOffset? From = null, DateTimeOffset? To = null);
 
 /// <summary>Creates, lists and reads sessions.</summary>
 public sealed class SessionService(IDbContextFactory<PortalDbContext> contexts, TimeProvider time, IOptions<PortalOptions> options)
@@ -119,26 +135,106 @@ public sealed class SessionService(IDbContextFactory<PortalDbContext> contexts, 
         var token = CapabilityToken.Create();
         session.TokenHash = CapabilityToken.Hash(token);
         session.ExpiresAt = time.GetUtcNow() + options.Value.Links.Lifetime;
+        session.LinkRevokedAt = null;
         await db.SaveChangesAsync(cancellationToken);
+        await NotifyAsync(db, id, cancellationToken);
         return token;
     }
 
-    /// <summary>The newest sessions first, a page at a time.</summary>
-    public async Task<(IReadOnlyList<SessionSummary> Rows, int Total)> ListAsync(int skip, int take, CancellationToken cancellationToken)
+    /// <summary>The newest sessions first that match the query, a page at a time, and how many match in all.</summary>
+    public async Task<(IReadOnlyList<SessionSummary> Rows, int Total)> ListAsync(SessionQuery query, int skip, int take, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(query);
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        var total = await db.Sessions.CountAsync(cancellationToken);
-        var rows = await db.Sessions.AsNoTracking()
+        var sessions = db.Sessions.AsNoTracking();
+        if (Like(query.Search) is { } search)
+        {
+            sessions = sessions.Where(s => EF.Functions.ILike(s.CustomerName ?? "", search, "\\") || EF.Functions.ILike(s.TicketRef ?? "", search, "\\"));
+        }
+
+        if (Like(query.Customer) is { } customer)
+        {
+            sessions = sessions.Where(s => EF.Functions.ILike(s.CustomerName ?? "", customer, "\\"));
+        }
+
+        if (Like(query.Ticket) is { } ticket)
+        {
+            sessions = sessions.Where(s => EF.Functions.ILike(s.TicketRef ?? "", ticket, "\\"));
+        }
+
+        if (!string.IsNullOrEmpty(query.EngineerId))
+        {
+            sessions = sessions.Where(s => s.CreatedById == query.EngineerId);
+        }
+
+        if (!string.IsNullOrEmpty(query.Status))
+        {
+            sessions = sessions.Where(s => s.Status == query.Status);
+        }
+
+        if (!string.IsNullOrEmpty(query.FindingCode))
+        {
+            sessions = sessions.Where(s => db.Findings.Any(f => f.SessionId == s.Id && f.Code == query.FindingCode));
+        }
+
+        if (query.From is { } from)
+        {
+            sessions = sessions.Where(s => s.CreatedAt >= from);
+        }
+
+        if (query.To is { } to)
+        {
+            sessions = sessions.Where(s => s.CreatedAt < to);
+        }
+
+        var total = await sessions.CountAsync(cancellationToken);
+        var rows = await sessions
             .OrderByDescending(s => s.CreatedAt)
-            .Skip(skip)
-            .Take(take)
+            .Skip(Math.Max(0, skip))
+            .Take(Math.Clamp(take, 1, 200))
             .Select(s => new SessionSummary(
                 s.Id, s.CustomerName, s.TicketRef, s.Status, s.CreatedAt, s.ExpiresAt,
                 s.Runs.Count,
-                db.Results.Where(r => r.SessionId == s.Id).Max(r => (DateTimeOffset?)r.ReceivedAt)))
+                db.Results.Where(r => r.SessionId == s.Id).Max(r => (DateTimeOffset?)r.ReceivedAt),
+                db.Users.Where(u => u.Id == s.CreatedById).Select(u => u.Email).FirstOrDefault(),
+                db.Findings.Where(f => f.SessionId == s.Id).Select(f => f.Code).Distinct().ToList()))
             .ToListAsync(cancellationToken);
         return (rows, total);
     }
+
+    /// <summary>Closes or reopens a session; a closed session's link takes no runs. False when there is no such session.</summary>
+    public async Task<bool> SetClosedAsync(Guid id, bool closed, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var now = time.GetUtcNow();
+        var changed = closed
+            ? await db.Sessions.Where(s => s.Id == id).ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, SessionStatus.Closed).SetProperty(s => s.ClosedAt, now), cancellationToken)
+            : await db.Sessions.Where(s => s.Id == id).ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, SessionStatus.Open), cancellationToken);
+        await NotifyAsync(db, id, cancellationToken);
+        return changed > 0;
+    }
+
+    /// <summary>Revokes the customer link at once: it answers as expired from now on. False when there is no such session.</summary>
+    public async Task<bool> RevokeLinkAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var now = time.GetUtcNow();
+        var changed = await db.Sessions.Where(s => s.Id == id)
+            .ExecuteUpdateAsync(u => u.SetProperty(s => s.ExpiresAt, s => s.ExpiresAt < now ? s.ExpiresAt : now).SetProperty(s => s.LinkRevokedAt, now), cancellationToken);
+        await NotifyAsync(db, id, cancellationToken);
+        return changed > 0;
+    }
+
+    /// <summary>Tells every watcher of the session, on every instance, that the session changed.</summary>
+    internal static Task NotifyAsync(PortalDbContext db, Guid sessionId, CancellationToken cancellationToken, string kind = PortalEventKinds.SessionChanged) =>
+        db.Database.ExecuteSqlRawAsync(
+            "SELECT pg_notify({0}, {1})",
+            [PortalEvents.Channel, JsonSerializer.Serialize(new PortalEvent(kind, sessionId), new JsonSerializerOptions(JsonSerializerDefaults.Web))],
+            cancellationToken);
+
+    /// <summary>A LIKE pattern matching the text anywhere, with the pattern characters escaped; null for no text.</summary>
+    private static string? Like(string? text) =>
+        string.IsNullOrWhiteSpace(text) ? null : "%" + text.Trim().Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal) + "%";
 
     /// <summary>A session with its runs and results, or null.</summary>
     public async Task<SessionDetail?> GetAsync(Guid id, CancellationToken cancellationToken)
@@ -152,7 +248,8 @@ public sealed class SessionService(IDbContextFactory<PortalDbContext> contexts, 
 
         var runs = await db.Runs.AsNoTracking().Where(r => r.SessionId == id).OrderBy(r => r.StartedAt).ToListAsync(cancellationToken);
         var results = await db.Results.AsNoTracking().Where(r => r.SessionId == id).OrderBy(r => r.ReceivedAt).ToListAsync(cancellationToken);
-        return SessionDetail.From(session, runs, results);
+        var findings = await db.Findings.AsNoTracking().Where(f => f.SessionId == id).ToListAsync(cancellationToken);
+        return SessionDetail.From(session, runs, results, findings);
     }
 
     private static string? Clean(string? text) => string.IsNullOrWhiteSpace(text) ? null : text.Trim();
@@ -168,17 +265,21 @@ public sealed record SessionDetail(
     string Status,
     DateTimeOffset CreatedAt,
     DateTimeOffset ExpiresAt,
+    DateTimeOffset? LinkRevokedAt,
     int IdleSeconds,
     IReadOnlyList<string> Targets,
     IReadOnlyList<RunDetail> Runs,
     IReadOnlyList<ResultDetail> Results,
     IReadOnlyList<FindingDetail> Findings)
 {
-    public static SessionDetail From(DiagnosticSession s, IEnumerable<Run> runs, IEnumerable<StoredResult> results) => new(
-        s.Id, s.CustomerName, s.TicketRef, s.Status, s.CreatedAt, s.ExpiresAt, s.IdleSeconds, s.Targets,
+    public static SessionDetail From(DiagnosticSession s, IEnumerable<Run> runs, IEnumerable<StoredResult> results, IEnumerable<StoredFinding> findings) => new(
+        s.Id, s.CustomerName, s.TicketRef, s.Status, s.CreatedAt, s.ExpiresAt, s.LinkRevokedAt, s.IdleSeconds, s.Targets,
         [.. runs.Select(r => new RunDetail(r.Id, r.Status, r.StartedAt, r.CompletedAt, r.UserAgent, r.Verdict))],
         [.. results.Select(ResultDetail.From)],
-        []);
+        [.. findings.OrderBy(f => Portal.Core.Diagnosis.Severity.Rank(f.Severity)).ThenBy(f => f.Code, StringComparer.Ordinal).Select(FindingDetail.From)]);
+
+    /// <summary>The findings of one run, most serious first.</summary>
+    public IEnumerable<FindingDetail> FindingsOf(Guid runId) => Findings.Where(f => f.RunId == runId);
 }
 
 /// <summary>A run as the API shows it.</summary>
@@ -192,12 +293,15 @@ public sealed record ResultDetail(
     public static ResultDetail From(StoredResult r) => new(
         r.Id, r.RunId, r.Step, r.Status, r.Source, Parse(r.Metrics), Parse(r.Detail), r.KnownStep, r.Transport, r.ClientTime, r.ReceivedAt);
 
-    private static JsonElement Parse(string json)
+    internal static JsonElement Parse(string json)
     {
         using var doc = JsonDocument.Parse(json);
         return doc.RootElement.Clone();
     }
 }
 
-/// <summary>A finding as the API shows it.</summary>
-public sealed record FindingDetail(string Code, string Severity, string Summary, IReadOnlyList<Guid> Evidence, string Recommendation);
+/// <summary>A finding as the API shows it: its code, severity, summary, evidence (result ids and figures) and the fix.</summary>
+public sealed record FindingDetail(Guid RunId, string Code, string Severity, string Summary, JsonElement Evidence, string Recommendation)
+{
+    public static FindingDetail From(StoredFinding f) => new(f.RunId, f.Code, f.Severity, f.Summary, ResultDetail.Parse(f.Evidence), f.Recommendation);
+}

@@ -15,10 +15,50 @@ public static class SessionsApi
     /// <summary>Maps <c>/api/v1/sessions</c>.</summary>
     public static IEndpointRouteBuilder MapSessionsApi(this IEndpointRouteBuilder endpoints)
     {
-        var api = endpoints.MapGroup("/api/v1/sessions").RequireAuthorization(Policies.ApiClient).DisableAntiforgery();
+        var api = endpoints.MapGroup("/api/v1/sessions").RequireAuthorization(Policies.ApiClient).DisableAntiforgery().WithTags("Sessions");
         api.MapPost("/", CreateAsync);
+        api.MapGet("/", ListAsync);
         api.MapGet("/{id:guid}", GetAsync);
+        api.MapPost("/{id:guid}/close", (Guid id, SessionService sessions, CancellationToken ct) => ChangeAsync(sessions.SetClosedAsync(id, true, ct)));
+        api.MapPost("/{id:guid}/reopen", (Guid id, SessionService sessions, CancellationToken ct) => ChangeAsync(sessions.SetClosedAsync(id, false, ct)));
+        api.MapPost("/{id:guid}/revoke-link", (Guid id, SessionService sessions, CancellationToken ct) => ChangeAsync(sessions.RevokeLinkAsync(id, ct)));
+        api.MapGet("/{id:guid}/notes", (Guid id, Collaboration collaboration, CancellationToken ct) => collaboration.NotesAsync(id, ct));
+        api.MapPost("/{id:guid}/notes", AddNoteAsync);
         return endpoints;
+    }
+
+    /// <summary>One page of the sessions list.</summary>
+    public sealed record SessionPage(IReadOnlyList<SessionSummary> Items, int Total, int Skip, int Take);
+
+    /// <summary>The body of a new note.</summary>
+    public sealed record NoteRequest(string? Body);
+
+    private static async Task<Results<Ok<SessionPage>, ProblemHttpResult>> ListAsync(
+        SessionService sessions, CancellationToken cancellationToken, string? search, string? customer, string? ticket, string? engineerId,
+        string? status, string? finding, DateTimeOffset? from, DateTimeOffset? to, int? skip, int? take)
+    {
+        if (status is not (null or "open" or "closed"))
+        {
+            return TypedResults.Problem(title: "Unknown status.", detail: "status must be open or closed.", statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        var (rows, total) = await sessions.ListAsync(new SessionQuery(search, customer, ticket, engineerId, status, finding, from, to), skip ?? 0, take ?? 50, cancellationToken);
+        return TypedResults.Ok(new SessionPage(rows, total, Math.Max(0, skip ?? 0), Math.Clamp(take ?? 50, 1, 200)));
+    }
+
+    private static async Task<Results<NoContent, NotFound<Microsoft.AspNetCore.Mvc.ProblemDetails>>> ChangeAsync(Task<bool> change) =>
+        await change ? TypedResults.NoContent() : TypedResults.NotFound(new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = 404, Title = "No session has this id." });
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> AddNoteAsync(Guid id, HttpContext context, Collaboration collaboration, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await IngestEndpoints.ReadAsync<NoteRequest>(context, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var error = await collaboration.AddNoteAsync(id, context.User.FindFirstValue(ClaimTypes.NameIdentifier), context.User.Identity?.Name ?? "API", body.Value?.Body, cancellationToken);
+        return error is null ? TypedResults.NoContent() : TypedResults.Problem(title: "The note was not stored.", detail: error, statusCode: error.Contains("no longer", StringComparison.Ordinal) ? 404 : 400);
     }
 
     private static async Task<Results<Created<CreatedResponse>, ProblemHttpResult>> CreateAsync(HttpContext context, SessionService sessions, Probes.ProbeService probes, CancellationToken cancellationToken)

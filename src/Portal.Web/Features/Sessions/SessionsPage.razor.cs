@@ -20,15 +20,55 @@ public partial class SessionsPage
     private string? _ticketRef;
     private string? _error;
     private (Guid Id, string Url)? _created;
+    private string? _search;
+    private string? _status;
+    private string? _finding;
+    private string? _engineer;
+    private DateTime? _from;
+    private DateTime? _to;
+    private IReadOnlyList<Admin.UserSummary> _engineers = [];
+
+    private static readonly string[] StatusChoices = ["open", "closed"];
+
+    [Inject]
+    private Microsoft.EntityFrameworkCore.IDbContextFactory<Portal.Data.PortalDbContext> Databases { get; set; } = default!;
 
     /// <summary>Who is logged in.</summary>
     [CascadingParameter]
     private Task<AuthenticationState>? AuthenticationState { get; set; }
 
+    /// <inheritdoc />
+    protected override async Task OnInitializedAsync()
+    {
+        await using var db = await Databases.CreateDbContextAsync();
+        var people = await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.ToListAsync(db.Users.OrderBy(u => u.Email).Select(u => new { u.Id, u.Email }));
+        _engineers = [.. people.Select(p => new Admin.UserSummary(p.Id, p.Email ?? p.Id, [], false, false, default))];
+    }
+
+    private SessionQuery Query => new(
+        Search: _search, EngineerId: _engineer, Status: _status, FindingCode: _finding,
+        From: _from is { } f ? new DateTimeOffset(DateTime.SpecifyKind(f.Date, DateTimeKind.Local)) : null,
+        To: _to is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t.Date.AddDays(1), DateTimeKind.Local)) : null);
+
+    private async Task ApplyAsync()
+    {
+        if (_grid is not null)
+        {
+            await _grid.FirstPage(true);
+        }
+    }
+
+    private async Task ClearAsync()
+    {
+        _search = _status = _finding = _engineer = null;
+        _from = _to = null;
+        await ApplyAsync();
+    }
+
     private async Task LoadAsync(LoadDataArgs args)
     {
         _loading = true;
-        var (rows, total) = await Sessions.ListAsync(args.Skip ?? 0, args.Top ?? 25, CancellationToken.None);
+        var (rows, total) = await Sessions.ListAsync(Query, args.Skip ?? 0, args.Top ?? 25, CancellationToken.None);
         _rows = rows;
         _total = total;
         _loading = false;

@@ -1,0 +1,124 @@
+using System.Text.Json;
+using Npgsql;
+using NpgsqlTypes;
+using Portal.Core.Diagnosis;
+using Portal.Data.Events;
+
+namespace Portal.Web.Features.Findings;
+
+/// <summary>
+/// Keeps a run's stored findings equal to what the rules say about its results. Called after every stored result
+/// and when the run completes; runs for one run are serialised by a row lock on the run, so the last evaluation
+/// always sees every committed result. Watchers hear of a change through the event bus, and a completed run's
+/// webhooks are queued in the same transaction.
+/// </summary>
+public sealed class FindingsStore(NpgsqlDataSource dataSource, TimeProvider time)
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    /// <summary>
+    /// Evaluates the run again and stores its findings when they changed. With <paramref name="runCompleted"/>, also
+    /// queues the <c>run.completed</c> webhook deliveries. Returns the run's findings.
+    /// </summary>
+    public async Task<IReadOnlyList<Finding>> RefreshAsync(Guid sessionId, Guid runId, bool runCompleted, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        string? status;
+        await using (var lockRun = new NpgsqlCommand("SELECT status FROM runs WHERE id = $1 AND session_id = $2 FOR UPDATE", connection, transaction))
+        {
+            lockRun.Parameters.Add(new() { Value = runId });
+            lockRun.Parameters.Add(new() { Value = sessionId });
+            status = (string?)await lockRun.ExecuteScalarAsync(cancellationToken);
+        }
+
+        if (status is null)
+        {
+            return [];
+        }
+
+        var results = new List<Observation>();
+        await using (var read = new NpgsqlCommand("SELECT id, step, status, source, transport, metrics::text, detail::text FROM results WHERE run_id = $1 ORDER BY received_at, id", connection, transaction))
+        {
+            read.Parameters.Add(new() { Value = runId });
+            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                results.Add(new Observation(
+                    reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
+                    Parse(reader.GetString(5)), Parse(reader.GetString(6))));
+            }
+        }
+
+        var findings = Diagnoser.Evaluate(results, status == "completed");
+        var fresh = findings.Select(f => (f.Code, f.Severity, f.Summary, Evidence: JsonSerializer.Serialize(f.Evidence, Json), f.Recommendation)).ToList();
+        var stored = new List<(string Code, string Severity, string Summary, string Evidence, string Recommendation)>();
+        await using (var old = new NpgsqlCommand("SELECT code, severity, summary, evidence::text, recommendation FROM findings WHERE run_id = $1", connection, transaction))
+        {
+            old.Parameters.Add(new() { Value = runId });
+            await using var reader = await old.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                stored.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), Canonical(reader.GetString(3)), reader.GetString(4)));
+            }
+        }
+
+        var changed = stored.Count != fresh.Count
+            || fresh.Any(f => !stored.Any(s => s.Code == f.Code && s.Severity == f.Severity && s.Summary == f.Summary && s.Recommendation == f.Recommendation && s.Evidence == Canonical(f.Evidence)));
+        if (changed)
+        {
+            await using (var delete = new NpgsqlCommand("DELETE FROM findings WHERE run_id = $1", connection, transaction))
+            {
+                delete.Parameters.Add(new() { Value = runId });
+                await delete.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            var now = time.GetUtcNow();
+            foreach (var f in fresh)
+            {
+                await using var insert = new NpgsqlCommand(
+                    "INSERT INTO findings (run_id, session_id, code, severity, summary, evidence, recommendation, evaluated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    connection, transaction);
+                insert.Parameters.Add(new() { Value = runId });
+                insert.Parameters.Add(new() { Value = sessionId });
+                insert.Parameters.Add(new() { Value = f.Code });
+                insert.Parameters.Add(new() { Value = f.Severity });
+                insert.Parameters.Add(new() { Value = f.Summary });
+                insert.Parameters.Add(new() { Value = f.Evidence, NpgsqlDbType = NpgsqlDbType.Jsonb });
+                insert.Parameters.Add(new() { Value = f.Recommendation });
+                insert.Parameters.Add(new() { Value = now });
+                await insert.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await PortalEvents.PublishAsync(connection, transaction, new PortalEvent(PortalEventKinds.FindingsChanged, sessionId, runId), cancellationToken);
+        }
+
+        if (runCompleted)
+        {
+            await Webhooks.WebhookQueue.EnqueueRunCompletedAsync(connection, transaction, sessionId, runId, findings, time.GetUtcNow(), cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return findings;
+    }
+
+    private static JsonElement Parse(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return document.RootElement.Clone();
+    }
+
+    /// <summary>JSON as PostgreSQL's jsonb gives it back would differ in spacing and key order: compare parsed and re-serialised.</summary>
+    private static string Canonical(string json) => JsonSerializer.Serialize(Sort(Parse(json)));
+
+    private static object? Sort(JsonElement e) => e.ValueKind switch
+    {
+        JsonValueKind.Object => new SortedDictionary<string, object?>(e.EnumerateObject().ToDictionary(p => p.Name, p => Sort(p.Value)), StringComparer.Ordinal),
+        JsonValueKind.Array => e.EnumerateArray().Select(Sort).ToList(),
+        JsonValueKind.Number => e.GetDouble(),
+        JsonValueKind.String => e.GetString(),
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        _ => null,
+    };
+}
