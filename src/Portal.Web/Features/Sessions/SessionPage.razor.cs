@@ -1,34 +1,59 @@
 using System.Globalization;
-using System.Text;
+using System.Security.Claims;
 using System.Text.Json;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.SignalR;
 using Portal.Core.Results;
-using Portal.Web.Features.Ingest;
-using Radzen;
 using Portal.Data.Events;
 using Portal.Web.Features.CustomerLink;
+using Portal.Web.Features.Ingest;
+using Portal.Web.Features.Reports;
+using Radzen;
 
 namespace Portal.Web.Features.Sessions;
 
-/// <summary>One session, live: its runs and their results appear as the customer's browser reports them.</summary>
+/// <summary>
+/// One session, live: findings on top, charts, shared notes and who else is watching, then every run's results as
+/// the customer's browser and the probes report them.
+/// </summary>
 public partial class SessionPage
 {
-    private SessionDetail? _session;
-    private bool _notFound;
-    private bool _live;
-    private string? _newLink;
-    private string? _notice;
-    private bool _showImport;
-    private bool _showProbe;
-    private string? _probeTargets;
-    private string? _reportCode;
-    private IDisposable? _watch;
+    private enum Panel { None, Probe, Import, Compare, Share }
+
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    private readonly Guid _pageId = Guid.NewGuid();
+    private readonly HashSet<Guid> _raw = [];
     private readonly SemaphoreSlim _reload = new(1, 1);
     private readonly CancellationTokenSource _disposed = new();
+    private SessionDetail? _session;
+    private IReadOnlyList<NoteDetail> _notes = [];
+    private IReadOnlyList<Watcher> _watchers = [];
+    private IReadOnlyList<ShareLinkSummary> _shareLinks = [];
+    private bool _notFound;
+    private bool _live;
+    private Panel _panel;
+    private string? _newLink;
+    private string? _sharedUrl;
+    private int _shareDays = 7;
+    private string? _notice;
+    private string? _probeTargets;
+    private string? _reportCode;
+    private string? _noteText;
+    private Guid? _compareA;
+    private Guid? _compareB;
+    private IDisposable? _watch;
+    private Timer? _heartbeat;
+    private (string Id, string Name)? _me;
 
     [Inject]
     private SessionService Sessions { get; set; } = default!;
+
+    [Inject]
+    private Collaboration Collaboration { get; set; } = default!;
+
+    [Inject]
+    private ShareLinks ShareLinks { get; set; } = default!;
 
     [Inject]
     private PortalEvents Events { get; set; } = default!;
@@ -55,23 +80,75 @@ public partial class SessionPage
 
     private string Title => _session?.CustomerName ?? "Session";
 
+    private List<RunDetail> CustomerRuns => _session is null ? [] : [.. _session.Runs.Where(r => !IsProbeRun(r))];
+
+    /// <summary>The newest customer run and the newest probe run: whose findings lead the page.</summary>
+    private List<RunDetail> LatestRuns => _session is null
+        ? []
+        : [.. _session.Runs.GroupBy(IsProbeRun).Select(g => g.MaxBy(r => r.StartedAt)!).OrderByDescending(r => r.StartedAt)];
+
+    private IEnumerable<object> RunChoices => _session!.Runs.OrderByDescending(r => r.StartedAt).Select(r => new { r.Id, Text = RunLabel(r) });
+
     /// <inheritdoc />
     protected override async Task OnParametersSetAsync()
     {
+        if (_me is null && AuthenticationState is not null)
+        {
+            var user = (await AuthenticationState).User;
+            _me = (user.FindFirstValue(ClaimTypes.NameIdentifier) ?? "unknown", user.Identity?.Name ?? "unknown");
+        }
+
         _watch?.Dispose();
         // Watch before loading, so nothing that is stored between the two is missed.
         _watch = Events.Watch(Id, OnEventAsync);
         _live = true;
-        await LoadAsync();
+        await LoadAsync(everything: true);
+        if (_session is not null && _me is { } me && RendererInfo.IsInteractive)
+        {
+            await Collaboration.JoinAsync(_pageId, Id, me.Id, me.Name, _disposed.Token);
+            _watchers = await Collaboration.WatchersAsync(Id, _disposed.Token);
+            _heartbeat ??= new Timer(_ => _ = BeatAsync(), null, Collaboration.Heartbeat, Collaboration.Heartbeat);
+        }
     }
 
-    private async Task LoadAsync()
+    private async Task BeatAsync()
+    {
+        try
+        {
+            await Collaboration.BeatAsync(_pageId, _disposed.Token);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or Npgsql.NpgsqlException)
+        {
+            // The page is going away, or the database is briefly unreachable: the next beat tries again.
+        }
+    }
+
+    private async Task LoadAsync(bool everything, string? kind = null)
     {
         await _reload.WaitAsync(_disposed.Token);
         try
         {
-            _session = await Sessions.GetAsync(Id, _disposed.Token);
-            _notFound = _session is null;
+            if (everything || kind is PortalEventKinds.ResultStored or PortalEventKinds.RunStarted or PortalEventKinds.RunCompleted
+                or PortalEventKinds.FindingsChanged or PortalEventKinds.SessionChanged or PortalEventKinds.Resync)
+            {
+                _session = await Sessions.GetAsync(Id, _disposed.Token);
+                _notFound = _session is null;
+            }
+
+            if (everything || kind is PortalEventKinds.NoteAdded or PortalEventKinds.Resync)
+            {
+                _notes = await Collaboration.NotesAsync(Id, _disposed.Token);
+            }
+
+            if (everything || kind is PortalEventKinds.PresenceChanged or PortalEventKinds.Resync)
+            {
+                _watchers = await Collaboration.WatchersAsync(Id, _disposed.Token);
+            }
+
+            if (everything || kind is PortalEventKinds.SessionChanged or PortalEventKinds.Resync)
+            {
+                _shareLinks = await ShareLinks.ListAsync(Id, _disposed.Token);
+            }
         }
         finally
         {
@@ -86,8 +163,55 @@ public partial class SessionPage
             return;
         }
 
-        await LoadAsync();
-        await InvokeAsync(StateHasChanged);
+        try
+        {
+            await LoadAsync(everything: false, portalEvent.Kind);
+            await InvokeAsync(StateHasChanged);
+        }
+        catch (OperationCanceledException)
+        {
+            // The page closed while it reloaded.
+        }
+    }
+
+    private void Toggle(Panel panel)
+    {
+        _panel = _panel == panel ? Panel.None : panel;
+        if (panel == Panel.Compare && _session is not null)
+        {
+            var runs = _session.Runs.OrderByDescending(r => r.StartedAt).ToList();
+            _compareB ??= runs.ElementAtOrDefault(0)?.Id;
+            _compareA ??= runs.ElementAtOrDefault(1)?.Id;
+        }
+    }
+
+    private async Task MoreAsync(Radzen.Blazor.RadzenSplitButtonItem? item)
+    {
+        switch (item?.Value)
+        {
+            case "import":
+                Toggle(Panel.Import);
+                break;
+            case "renew":
+                await RenewLinkAsync();
+                break;
+            case "revoke":
+                await Sessions.RevokeLinkAsync(Id, _disposed.Token);
+                _newLink = null;
+                _notice = "The customer link is revoked: it no longer opens the test. Use New link to send another.";
+                await LoadAsync(everything: true);
+                break;
+            case "close":
+                await Sessions.SetClosedAsync(Id, true, _disposed.Token);
+                _notice = "Session closed. Its link takes no more runs until you reopen it.";
+                await LoadAsync(everything: true);
+                break;
+            case "reopen":
+                await Sessions.SetClosedAsync(Id, false, _disposed.Token);
+                _notice = "Session reopened.";
+                await LoadAsync(everything: true);
+                break;
+        }
     }
 
     private async Task RunAgainAsync()
@@ -100,17 +224,18 @@ public partial class SessionPage
     private bool IsProbeRun(RunDetail run) =>
         run.UserAgent is null && _session!.Results.Where(r => r.RunId == run.Id).All(r => r.Transport == "probe");
 
+    private string RunLabel(RunDetail run) => $"{(IsProbeRun(run) ? "Server probes" : "Run")} started {Format(run.StartedAt)}";
+
     private void ToggleProbe()
     {
-        _showProbe = !_showProbe;
+        Toggle(Panel.Probe);
         _probeTargets ??= string.Join('\n', _session?.Targets ?? []);
     }
 
     private async Task ProbeAsync()
     {
         var targets = (_probeTargets ?? string.Empty).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var user = AuthenticationState is null ? null : (await AuthenticationState).User.FindFirst(System.Security.Claims.ClaimTypes.NameIdentifier)?.Value;
-        var outcome = await Probes.RequestAsync(Id, targets, user ?? "unknown", _disposed.Token);
+        var outcome = await Probes.RequestAsync(Id, targets, _me?.Id ?? "unknown", _disposed.Token);
         _notice = outcome.State switch
         {
             Features.Probes.ProbeRequestState.Accepted => $"Probing {string.Join(", ", outcome.Targets!)}. Results appear below as they come.",
@@ -120,8 +245,38 @@ public partial class SessionPage
         };
         if (outcome.State == Features.Probes.ProbeRequestState.Accepted)
         {
-            _showProbe = false;
+            _panel = Panel.None;
         }
+    }
+
+    private async Task AddNoteAsync()
+    {
+        var error = await Collaboration.AddNoteAsync(Id, _me?.Id, _me?.Name ?? "unknown", _noteText, _disposed.Token);
+        if (error is null)
+        {
+            _noteText = null;
+            await LoadAsync(everything: false, PortalEventKinds.NoteAdded);
+        }
+        else
+        {
+            _notice = error;
+        }
+    }
+
+    private async Task ShareAsync()
+    {
+        var (link, error) = await ShareLinks.CreateAsync(Id, Navigation.BaseUri, TimeSpan.FromDays(Math.Clamp(_shareDays, 1, 30)), _me?.Id, _disposed.Token);
+        _sharedUrl = link?.Url;
+        _notice = error;
+        await LoadAsync(everything: false, PortalEventKinds.SessionChanged);
+    }
+
+    private async Task RevokeShareAsync(Guid linkId)
+    {
+        await ShareLinks.RevokeAsync(Id, linkId, _disposed.Token);
+        _sharedUrl = null;
+        _notice = "Share link revoked.";
+        await LoadAsync(everything: false, PortalEventKinds.SessionChanged);
     }
 
     private async Task ImportAsync()
@@ -150,8 +305,8 @@ public partial class SessionPage
         await Reception.CompleteAsync(Id, runId, "Imported from a report code.", "report-code", null, _disposed.Token);
         _notice = $"Imported {stored} of {results.Count} results from the report code." + (problems.Count > 0 ? " Refused: " + string.Join(" ", problems) : "");
         _reportCode = null;
-        _showImport = false;
-        await LoadAsync();
+        _panel = Panel.None;
+        await LoadAsync(everything: true);
     }
 
     private async Task RenewLinkAsync()
@@ -160,9 +315,19 @@ public partial class SessionPage
         if (token is not null)
         {
             _newLink = CustomerLinks.Url(Navigation.BaseUri, token);
-            await LoadAsync();
+            await LoadAsync(everything: true);
         }
     }
+
+    private void ToggleRaw(Guid resultId)
+    {
+        if (!_raw.Remove(resultId))
+        {
+            _raw.Add(resultId);
+        }
+    }
+
+    private static string RawJson(ResultDetail result) => JsonSerializer.Serialize(result, Indented);
 
     private static string Format(DateTimeOffset time) => time.ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture);
 
@@ -170,42 +335,31 @@ public partial class SessionPage
     {
         "pass" => BadgeStyle.Success,
         "warn" => BadgeStyle.Warning,
-        "fail" or "error" => BadgeStyle.Danger,
+        "fail" or "error" or "blocked" => BadgeStyle.Danger,
         _ => BadgeStyle.Light,
     };
 
-    private static string Summary(ResultDetail result) =>
-        result.Detail.ValueKind == JsonValueKind.Object && result.Detail.TryGetProperty("summary", out var s) && s.ValueKind == JsonValueKind.String
-            ? s.GetString()!
-            : result.Step;
-
-    private static string Metrics(ResultDetail result)
-    {
-        if (result.Metrics.ValueKind != JsonValueKind.Object)
-        {
-            return "";
-        }
-
-        var sb = new StringBuilder();
-        foreach (var property in result.Metrics.EnumerateObject())
-        {
-            if (sb.Length > 0)
-            {
-                sb.Append(" · ");
-            }
-
-            sb.Append(property.Name).Append(' ').Append(property.Value.ValueKind == JsonValueKind.Null ? "—" : property.Value.GetRawText());
-        }
-
-        return sb.ToString();
-    }
-
     /// <inheritdoc />
-    public void Dispose()
+    public async ValueTask DisposeAsync()
     {
         _watch?.Dispose();
-        _disposed.Cancel();
+        if (_heartbeat is not null)
+        {
+            await _heartbeat.DisposeAsync();
+        }
+
+        await _disposed.CancelAsync();
+        try
+        {
+            await Collaboration.LeaveAsync(_pageId, Id, CancellationToken.None);
+        }
+        catch (Npgsql.NpgsqlException)
+        {
+            // The row goes stale and is cleared by the next visitor.
+        }
+
         _disposed.Dispose();
         _reload.Dispose();
+        GC.SuppressFinalize(this);
     }
 }
