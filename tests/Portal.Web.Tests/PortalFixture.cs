@@ -62,4 +62,35 @@ public sealed class PortalFixture : IAsyncLifetime
         var url = new Uri(json.GetProperty("customerUrl").GetString()!);
         return (json.GetProperty("id").GetGuid(), url.Segments[^1], url);
     }
+
+    /// <summary>Reports one result of a run the way the customer page's HTTP fallback does; returns the result's id.</summary>
+    public async Task<Guid> PostResultAsync(string token, Guid runId, string step, string status, object? metrics = null, object? detail = null)
+    {
+        using var client = Portal.CreateClient(withApiKey: false);
+        var id = Guid.NewGuid();
+        using var response = await client.PostAsJsonAsync($"/api/runs/{token}/results", new
+        {
+            id, runId, step, status, metrics = metrics ?? new { }, detail = detail ?? new { }, clientTime = DateTimeOffset.UtcNow,
+        });
+        response.EnsureSuccessStatusCode();
+        return id;
+    }
+
+    /// <summary>Ends a run the way the customer page does.</summary>
+    public async Task CompleteRunAsync(string token, Guid runId, string verdict = "All tests passed.")
+    {
+        using var client = Portal.CreateClient(withApiKey: false);
+        using var response = await client.PostAsJsonAsync($"/api/runs/{token}/complete", new { runId, verdict });
+        response.EnsureSuccessStatusCode();
+    }
+
+    /// <summary>Reports a run in which every step passed with good numbers, and completes it.</summary>
+    public async Task PostCleanRunAsync(string token, Guid runId)
+    {
+        await PostResultAsync(token, runId, "http.ping", "pass", new { rttMedianMs = 2.5, samples = 10 }, new { summary = "HTTP works." });
+        await PostResultAsync(token, runId, "ws.echo", "pass", new { openMs = 4, samples = 20, rttMedianMs = 1.2, closeCode = 1000 }, new { summary = "WebSocket works." });
+        await PostResultAsync(token, runId, "http.download", "pass", new { mbps = 900 }, new { summary = "Download 900 Mbit/s." });
+        await PostResultAsync(token, runId, "ws.idle", "pass", new { idleSeconds = 10, survived = 1 }, new { summary = "A quiet WebSocket survived 10 s." });
+        await CompleteRunAsync(token, runId);
+    }
 }

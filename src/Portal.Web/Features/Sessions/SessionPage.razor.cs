@@ -185,33 +185,20 @@ public partial class SessionPage
         }
     }
 
-    private async Task MoreAsync(Radzen.Blazor.RadzenSplitButtonItem? item)
+    private async Task RevokeLinkAsync()
     {
-        switch (item?.Value)
-        {
-            case "import":
-                Toggle(Panel.Import);
-                break;
-            case "renew":
-                await RenewLinkAsync();
-                break;
-            case "revoke":
-                await Sessions.RevokeLinkAsync(Id, _disposed.Token);
-                _newLink = null;
-                _notice = "The customer link is revoked: it no longer opens the test. Use New link to send another.";
-                await LoadAsync(everything: true);
-                break;
-            case "close":
-                await Sessions.SetClosedAsync(Id, true, _disposed.Token);
-                _notice = "Session closed. Its link takes no more runs until you reopen it.";
-                await LoadAsync(everything: true);
-                break;
-            case "reopen":
-                await Sessions.SetClosedAsync(Id, false, _disposed.Token);
-                _notice = "Session reopened.";
-                await LoadAsync(everything: true);
-                break;
-        }
+        await Sessions.RevokeLinkAsync(Id, _disposed.Token);
+        _newLink = null;
+        _notice = "The customer link is revoked: it no longer opens the test. Use New link to send another.";
+        await LoadAsync(everything: true);
+    }
+
+    private async Task ToggleClosedAsync()
+    {
+        var close = _session?.Status == Data.SessionStatus.Open;
+        await Sessions.SetClosedAsync(Id, close, _disposed.Token);
+        _notice = close ? "Session closed. Its link takes no more runs until you reopen it." : "Session reopened.";
+        await LoadAsync(everything: true);
     }
 
     private async Task RunAgainAsync()

@@ -48,10 +48,10 @@ public static class WebhookQueue
             {
                 payload = new RunCompletedPayload(
                     WebhookEvents.RunCompleted, sessionId, runId,
-                    await reader.GetFieldValueAsync<string?>(0, cancellationToken),
-                    await reader.GetFieldValueAsync<string?>(1, cancellationToken),
-                    await reader.GetFieldValueAsync<string?>(2, cancellationToken),
-                    await reader.GetFieldValueAsync<DateTimeOffset?>(3, cancellationToken),
+                    await reader.IsDBNullAsync(0, cancellationToken) ? null : reader.GetString(0),
+                    await reader.IsDBNullAsync(1, cancellationToken) ? null : reader.GetString(1),
+                    await reader.IsDBNullAsync(2, cancellationToken) ? null : reader.GetString(2),
+                    await reader.IsDBNullAsync(3, cancellationToken) ? null : await reader.GetFieldValueAsync<DateTimeOffset>(3, cancellationToken),
                     [.. findings.Select(f => new WebhookFinding(f.Code, f.Severity, f.Summary, f.Recommendation))],
                     $"/api/v1/sessions/{sessionId}/report?format=json");
             }
