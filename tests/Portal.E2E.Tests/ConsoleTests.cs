@@ -1,0 +1,161 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Playwright;
+using Portal.Testing;
+
+namespace Portal.E2E.Tests;
+
+/// <summary>The engineer console as a team uses it: presence, shared notes, Run again, comparing runs, reports.</summary>
+public class ConsoleTests() : BrowserTest("console")
+{
+    private const string SecondPassword = "second-engineer-password";
+
+    /// <summary>Invites an engineer through the admin API and sets their password through the invitation page.</summary>
+    private async Task<string> InviteEngineerAsync()
+    {
+        var email = $"colleague-{Guid.NewGuid():N}"[..20] + "@portal.test";
+        using var api = Portal.CreateClient();
+        using var invited = await api.PostAsJsonAsync("/api/v1/admin/users", new { email, role = "Engineer" });
+        invited.EnsureSuccessStatusCode();
+        var path = (await invited.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("invitePath").GetString()!;
+        var page = await (await Browser.NewContextAsync()).NewPageAsync();
+        await page.GotoAsync(new Uri(Portal.BaseAddress, path).ToString());
+        await page.Locator("#password").FillAsync(SecondPassword);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Set password" }).ClickAsync();
+        await page.WaitForURLAsync("**/account/login");
+        await page.Context.CloseAsync();
+        return email;
+    }
+
+    private async Task<IPage> LogInAsAsync(string email, string password)
+    {
+        var page = await (await Browser.NewContextAsync()).NewPageAsync();
+        await page.GotoAsync(new Uri(Portal.BaseAddress, "/account/login").ToString());
+        await page.Locator("#email").FillAsync(email);
+        await page.Locator("#password").FillAsync(password);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Log in" }).ClickAsync();
+        await page.WaitForURLAsync("**/sessions");
+        await WaitInteractiveAsync(page);
+        return page;
+    }
+
+    private async Task OpenSessionAsync(IPage page, Guid session)
+    {
+        await page.GotoAsync(new Uri(Portal.BaseAddress, $"/sessions/{session}").ToString());
+        await WaitInteractiveAsync(page);
+    }
+
+    [Fact]
+    public async Task SessionPage_TwoEngineers_SeeEachOtherAndTheirNotesLive()
+    {
+        var (session, _) = await CreateSessionAsync("Team case");
+        var colleague = await InviteEngineerAsync();
+        var admin = await LogInAsync();
+        var other = await LogInAsAsync(colleague, SecondPassword);
+
+        await OpenSessionAsync(admin, session);
+        await OpenSessionAsync(other, session);
+
+        await admin.Locator(".presence .watcher", new() { HasTextString = colleague }).WaitForAsync(new() { Timeout = 10_000 });
+        await other.Locator(".presence .watcher", new() { HasTextString = PortalProcess.AdminEmail }).WaitForAsync(new() { Timeout = 10_000 });
+
+        await admin.GetByRole(AriaRole.Textbox, new() { Name = "New note" }).FillAsync("Customer is on hotel Wi-Fi; asked for a wired retry.");
+        await admin.GetByRole(AriaRole.Button, new() { Name = "Add note" }).ClickAsync();
+
+        var seen = other.Locator(".note", new() { HasTextString = "hotel Wi-Fi" });
+        await seen.WaitForAsync(new() { Timeout = 10_000 });
+        (await seen.Locator(".note-author").InnerTextAsync()).ShouldBe(PortalProcess.AdminEmail);
+
+        await other.GetByRole(AriaRole.Textbox, new() { Name = "New note" }).FillAsync("Reproduced from the office too.");
+        await other.GetByRole(AriaRole.Button, new() { Name = "Add note" }).ClickAsync();
+        await admin.Locator(".note", new() { HasTextString = "Reproduced from the office" }).Locator(".note-author", new() { HasTextString = colleague }).WaitForAsync(new() { Timeout = 10_000 });
+
+        await other.Context.CloseAsync();
+        await admin.Locator(".presence .watcher", new() { HasTextString = colleague }).WaitForAsync(new() { State = WaitForSelectorState.Detached, Timeout = 15_000 });
+        (await QueryAsync("SELECT count(*) FROM notes WHERE session_id = $1", r => r.GetInt64(0), session))[0].ShouldBe(2);
+    }
+
+    [Fact]
+    public async Task SessionPage_RunAgainThenCompare_BothRunsSideBySide()
+    {
+        var (session, link) = await CreateSessionAsync("Before and after");
+        var customer = await (await Browser.NewContextAsync()).NewPageAsync();
+        await customer.GotoAsync(link + "?steps=http.ping,ws.echo");
+        await customer.GetByRole(AriaRole.Button, new() { Name = "Run test" }).ClickAsync();
+        await customer.Locator("body[data-state=done]").WaitForAsync(new() { Timeout = 20_000 });
+        var engineer = await LogInAsync();
+        await OpenSessionAsync(engineer, session);
+
+        await engineer.GetByRole(AriaRole.Button, new() { Name = "Run again" }).ClickAsync();
+        await customer.Locator("body[data-runs='2'][data-state=done]").WaitForAsync(new() { Timeout = 20_000 });
+        var runs = await QueryAsync("SELECT id FROM runs WHERE session_id = $1 AND status = 'completed' ORDER BY started_at", r => r.GetGuid(0), session);
+        runs.Count.ShouldBe(2);
+        await engineer.Locator(".run-card").Nth(1).WaitForAsync(new() { Timeout = 10_000 });
+        await engineer.GetByRole(AriaRole.Button, new() { Name = "Compare runs" }).ClickAsync();
+        await engineer.GetByRole(AriaRole.Button, new() { Name = "Compare", Exact = true }).ClickAsync();
+
+        await engineer.Locator(".compare-table").WaitForAsync(new() { Timeout = 10_000 });
+        var shown = await engineer.Locator(".compare-run").EvaluateAllAsync<string[]>("cards => cards.map(c => c.dataset.run)");
+        shown.Select(Guid.Parse).ShouldBe(runs);
+        (await engineer.Locator(".compare-table tr[data-step='ws.echo'] td").CountAsync()).ShouldBe(3);
+        (await engineer.Locator(".compare-table tr[data-step='ws.echo'] .st-pass").CountAsync()).ShouldBe(2);
+        await engineer.Locator(".compare-run .finding[data-code='all-clear']").First.WaitForAsync(new() { Timeout = 5_000 });
+    }
+
+    [Fact]
+    public async Task Report_Html_LoadsNothingButItsOwnUrl()
+    {
+        var (session, link) = await CreateSessionAsync("Printable");
+        var customer = await (await Browser.NewContextAsync()).NewPageAsync();
+        await customer.GotoAsync(link + "?steps=http.ping,ws.echo");
+        await customer.GetByRole(AriaRole.Button, new() { Name = "Run test" }).ClickAsync();
+        await customer.Locator("body[data-state=done]").WaitForAsync(new() { Timeout = 20_000 });
+        var engineer = await LogInAsync();
+        var requests = new List<string>();
+        engineer.Request += (_, request) => requests.Add(request.Url);
+        var reportUrl = new Uri(Portal.BaseAddress, $"/sessions/{session}/report?format=html").ToString();
+
+        var response = await engineer.GotoAsync(reportUrl, new() { WaitUntil = WaitUntilState.NetworkIdle });
+
+        response!.Status.ShouldBe(200);
+        (await engineer.Locator("h1").InnerTextAsync()).ShouldBe("Printable");
+        (await engineer.Locator(".finding").CountAsync()).ShouldBeGreaterThan(0);
+        requests.ShouldBe([reportUrl]);
+
+        // The same page through a share link, for someone without an account.
+        using var api = Portal.CreateClient();
+        using var shared = await api.PostAsJsonAsync($"/api/v1/sessions/{session}/share-links", new { hours = 2 });
+        var sharedUrl = (await shared.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("url").GetString()!;
+        var outsider = await (await Browser.NewContextAsync()).NewPageAsync();
+        var outsiderRequests = new List<string>();
+        outsider.Request += (_, request) => outsiderRequests.Add(request.Url);
+        var sharedResponse = await outsider.GotoAsync(sharedUrl, new() { WaitUntil = WaitUntilState.NetworkIdle });
+        sharedResponse!.Status.ShouldBe(200);
+        (await outsider.Locator("h1").InnerTextAsync()).ShouldBe("Printable");
+        outsiderRequests.ShouldBe([sharedUrl]);
+    }
+
+    [Fact]
+    public async Task SessionPage_CloseAndRevoke_CustomerLinkStopsWorking()
+    {
+        var (session, link) = await CreateSessionAsync("Closing");
+        var engineer = await LogInAsync();
+        await OpenSessionAsync(engineer, session);
+        var customer = await (await Browser.NewContextAsync()).NewPageAsync();
+
+        await engineer.GetByRole(AriaRole.Button, new() { Name = "Close session" }).ClickAsync();
+        await engineer.Locator(".session-status", new() { HasTextString = "closed" }).WaitForAsync(new() { Timeout = 5_000 });
+        var whileClosed = await customer.GotoAsync(link);
+        await engineer.GetByRole(AriaRole.Button, new() { Name = "Reopen session" }).ClickAsync();
+        await engineer.Locator(".session-status", new() { HasTextString = "open" }).WaitForAsync(new() { Timeout = 5_000 });
+        var reopened = await customer.GotoAsync(link);
+        await engineer.GetByRole(AriaRole.Button, new() { Name = "Revoke link" }).ClickAsync();
+        await engineer.Locator(".link-state", new() { HasTextString = "Link revoked" }).WaitForAsync(new() { Timeout = 5_000 });
+        var revoked = await customer.GotoAsync(link);
+
+        whileClosed!.Status.ShouldBe(410);
+        reopened!.Status.ShouldBe(200);
+        revoked!.Status.ShouldBe(410);
+        (await QueryAsync("SELECT count(*) FROM sessions WHERE id = $1 AND link_revoked_at IS NOT NULL AND status = 'open'", r => r.GetInt64(0), session))[0].ShouldBe(1);
+    }
+}
