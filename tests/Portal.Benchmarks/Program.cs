@@ -1,11 +1,18 @@
 // Customer-page benchmarks: what the page transfers before Run test, and how long the battery takes per step.
 // Prints figures against DESIGN.md's budgets. Run: dotnet run -c Release --project tests/Portal.Benchmarks [-- runs]
+// The sessions list over many sessions: dotnet run -c Release --project tests/Portal.Benchmarks -- sessions [count]
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Playwright;
 using Npgsql;
 using Portal.Testing;
+
+if (args.Length > 0 && args[0] == "sessions")
+{
+    await SessionsList.RunAsync(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10_000);
+    return;
+}
 
 var runs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 3;
 const string Battery = "env,http.ping,http.cors,ws.echo,ws.messages,ws.close,sse,longpoll,signalr.transports,http.download,http.upload,targets";
