@@ -101,3 +101,5 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX ix_webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE delivered_at IS NULL AND next_attempt_at IS NOT NULL;
 CREATE INDEX ix_webhook_deliveries_created_at ON webhook_deliveries (created_at DESC);
+-- A completion reported twice (a reporter that resends) queues its event once per webhook.
+CREATE UNIQUE INDEX ix_webhook_deliveries_once ON webhook_deliveries (webhook_id, event, run_id);

@@ -87,16 +87,13 @@ public sealed class RunIngest(NpgsqlDataSource dataSource, Findings.FindingsStor
             await reader.ReadAsync(cancellationToken);
             var runOk = reader.GetInt64(0) > 0;
             var stored = reader.GetInt64(1) > 0;
-            if (stored)
+            if (stored || runOk)
             {
+                // A duplicate refreshes too: if the first attempt stored the result but failed before its findings
+                // were evaluated, the reporter's resend is what brings them up to date (unchanged findings write nothing).
                 await reader.DisposeAsync();
                 await findings.RefreshAsync(sessionId, result.RunId, runCompleted: false, cancellationToken);
-                return IngestOutcome.Stored;
-            }
-
-            if (runOk)
-            {
-                return IngestOutcome.Duplicate;
+                return stored ? IngestOutcome.Stored : IngestOutcome.Duplicate;
             }
 
             // The run was inserted by a concurrent statement this one's snapshot could not see yet: look again once.
@@ -133,9 +130,10 @@ public sealed class RunIngest(NpgsqlDataSource dataSource, Findings.FindingsStor
         await reader.ReadAsync(cancellationToken);
         var outcome = reader.GetInt64(0) > 0 ? IngestOutcome.Stored : reader.GetInt64(1) > 0 ? IngestOutcome.Duplicate : IngestOutcome.ForeignRun;
         await reader.DisposeAsync();
-        if (outcome == IngestOutcome.Stored)
+        if (outcome != IngestOutcome.ForeignRun)
         {
-            // The run is complete: all-clear becomes possible, and its webhooks are queued with the final findings.
+            // The run is complete: all-clear becomes possible, and its webhooks are queued (once) with the final
+            // findings. A resent completion does it again, in case the first one failed half-way.
             await findings.RefreshAsync(sessionId, runId, runCompleted: true, cancellationToken);
         }
 

@@ -34,7 +34,7 @@ public static class WebhookQueue
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    /// <summary>Queues a <c>run.completed</c> delivery for every active webhook.</summary>
+    /// <summary>Queues a <c>run.completed</c> delivery for every active webhook, once per run however often it is called.</summary>
     public static async Task EnqueueRunCompletedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid sessionId, Guid runId, IReadOnlyList<Finding> findings, DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(findings);
@@ -66,6 +66,7 @@ public static class WebhookQueue
             """
             INSERT INTO webhook_deliveries (id, webhook_id, event, session_id, run_id, payload, created_at, attempts, next_attempt_at)
             SELECT gen_random_uuid(), w.id, $1, $2, $3, $4, $5, 0, $5 FROM webhooks w WHERE w.disabled_at IS NULL
+            ON CONFLICT (webhook_id, event, run_id) DO NOTHING
             """, connection, transaction);
         insert.Parameters.Add(new() { Value = WebhookEvents.RunCompleted });
         insert.Parameters.Add(new() { Value = sessionId });

@@ -88,6 +88,9 @@ public class WebhookTests : IAsyncLifetime
             return log.EnumerateArray().Any(d => d.GetProperty("runId").GetGuid() == run && d.GetProperty("attempts").GetInt32() == 2
                 && d.GetProperty("deliveredAt").ValueKind == JsonValueKind.String && d.GetProperty("lastStatus").GetInt32() == 204);
         }, "the delivery log to show two attempts, the second delivered", TimeSpan.FromSeconds(10));
+        // The customer page resends a completion it got no acknowledgement for: the event is still delivered once.
+        await _fixture.CompleteRunAsync(token, run);
+        (await _fixture.CountAsync("SELECT count(*) FROM webhook_deliveries WHERE run_id = $1", run)).ShouldBe(1);
         var wrong = "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret + "x"), Encoding.UTF8.GetBytes($"{attempts[0].Timestamp}.{attempts[0].Body}")));
         attempts[0].Signature.ShouldNotBe(wrong);
     }
