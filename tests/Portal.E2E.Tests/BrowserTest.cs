@@ -27,6 +27,8 @@ public abstract class BrowserTest(string name, Dictionary<string, string>? envir
 
     public async Task DisposeAsync()
     {
+        // The portal's log, next to the test assembly, for reading after a failure.
+        await File.WriteAllLinesAsync(Path.Combine(AppContext.BaseDirectory, $"portal-{name}.log"), Portal.Output);
         await Browser.DisposeAsync();
         _playwright.Dispose();
         await Portal.DisposeAsync();

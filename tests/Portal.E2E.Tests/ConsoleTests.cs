@@ -76,6 +76,30 @@ public class ConsoleTests() : BrowserTest("console")
     }
 
     [Fact]
+    public async Task AdminPage_Engineer_KeptOutAdminGetsIn()
+    {
+        var colleague = await InviteEngineerAsync();
+        var engineer = await LogInAsAsync(colleague, SecondPassword);
+        var admin = await LogInAsync();
+
+        await engineer.GotoAsync(new Uri(Portal.BaseAddress, "/admin").ToString());
+        await admin.GotoAsync(new Uri(Portal.BaseAddress, "/admin").ToString());
+        await WaitInteractiveAsync(admin);
+
+        await engineer.WaitForURLAsync("**/account/denied**");
+        await engineer.GetByText("it is for admins").WaitForAsync();
+        (await engineer.GetByRole(AriaRole.Tab, new() { Name = "API keys" }).CountAsync()).ShouldBe(0);
+        await admin.GetByRole(AriaRole.Tab, new() { Name = "API keys" }).ClickAsync();
+        await admin.GetByRole(AriaRole.Textbox, new() { Name = "Key name" }).FillAsync("from the console");
+        await admin.GetByRole(AriaRole.Button, new() { Name = "Create key" }).ClickAsync();
+        var key = await admin.Locator("#secret-value").InputValueAsync();
+        key.ShouldStartWith("ptl_");
+        using var client = Portal.CreateClient(withApiKey: false);
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        (await client.GetAsync("/api/v1/sessions")).StatusCode.ShouldBe(System.Net.HttpStatusCode.OK);
+    }
+
+    [Fact]
     public async Task SessionPage_RunAgainThenCompare_BothRunsSideBySide()
     {
         var (session, link) = await CreateSessionAsync("Before and after");

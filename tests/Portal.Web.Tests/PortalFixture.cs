@@ -93,4 +93,16 @@ public sealed class PortalFixture : IAsyncLifetime
         await PostResultAsync(token, runId, "ws.idle", "pass", new { idleSeconds = 10, survived = 1 }, new { summary = "A quiet WebSocket survived 10 s." });
         await CompleteRunAsync(token, runId);
     }
+
+    /// <summary>The finding codes of a session, as the API shows them.</summary>
+    public async Task<string[]> FindingCodesAsync(Guid sessionId)
+    {
+        using var api = Portal.CreateClient();
+        var session = await api.GetFromJsonAsync<JsonElement>($"/api/v1/sessions/{sessionId}");
+        return [.. session.GetProperty("findings").EnumerateArray().Select(f => f.GetProperty("code").GetString()!)];
+    }
+
+    /// <summary>Waits until the session's finding codes are exactly <paramref name="codes"/> (findings are evaluated just after ingest).</summary>
+    public Task WaitForFindingsAsync(Guid sessionId, params string[] codes) =>
+        Eventually.TrueAsync(async () => (await FindingCodesAsync(sessionId)).SequenceEqual(codes), $"the findings to be [{string.Join(", ", codes)}]", TimeSpan.FromSeconds(10));
 }

@@ -20,7 +20,7 @@ public static class AccountsServiceCollectionExtensions
             {
                 o.LoginPath = "/account/login";
                 o.LogoutPath = "/account/logout";
-                o.AccessDeniedPath = "/account/login";
+                o.AccessDeniedPath = "/account/denied";
                 o.Cookie.Name = "portal.auth";
                 o.Cookie.HttpOnly = true;
                 o.Cookie.SameSite = SameSiteMode.Lax;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Threading.Channels;
 using Npgsql;
 using NpgsqlTypes;
 using Portal.Core.Diagnosis;
@@ -7,14 +8,22 @@ using Portal.Data.Events;
 namespace Portal.Web.Features.Findings;
 
 /// <summary>
-/// Keeps a run's stored findings equal to what the rules say about its results. Called after every stored result
-/// and when the run completes; runs for one run are serialised by a row lock on the run, so the last evaluation
-/// always sees every committed result. Watchers hear of a change through the event bus, and a completed run's
+/// Keeps a run's stored findings equal to what the rules say about its results. Ingest asks after every stored
+/// result and when the run completes; <see cref="FindingsWorker"/> evaluates off the request path, several requests
+/// for one run at once count as one, and evaluations of one run are serialised by a row lock on the run, so the last
+/// one always sees every committed result. Watchers hear of a change through the event bus, and a completed run's
 /// webhooks are queued in the same transaction.
 /// </summary>
 public sealed class FindingsStore(NpgsqlDataSource dataSource, TimeProvider time)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private readonly Channel<(Guid SessionId, Guid RunId, bool Completed)> _requests = Channel.CreateUnbounded<(Guid, Guid, bool)>(new UnboundedChannelOptions { SingleReader = true });
+
+    /// <summary>Asks for the run to be evaluated again soon.</summary>
+    public void Request(Guid sessionId, Guid runId, bool runCompleted) => _requests.Writer.TryWrite((sessionId, runId, runCompleted));
+
+    /// <summary>The requests, for the worker.</summary>
+    internal ChannelReader<(Guid SessionId, Guid RunId, bool Completed)> Requests => _requests.Reader;
 
     /// <summary>
     /// Evaluates the run again and stores its findings when they changed. With <paramref name="runCompleted"/>, also
@@ -121,4 +130,38 @@ public sealed class FindingsStore(NpgsqlDataSource dataSource, TimeProvider time
         JsonValueKind.False => false,
         _ => null,
     };
+}
+
+/// <summary>Evaluates the runs ingest asked about, a burst of requests for one run as one evaluation.</summary>
+public sealed partial class FindingsWorker(FindingsStore store, ILogger<FindingsWorker> logger) : BackgroundService
+{
+    /// <inheritdoc />
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var pending = new Dictionary<Guid, (Guid SessionId, bool Completed)>();
+        while (await store.Requests.WaitToReadAsync(stoppingToken))
+        {
+            pending.Clear();
+            while (store.Requests.TryRead(out var request))
+            {
+                pending[request.RunId] = (request.SessionId, request.Completed || (pending.TryGetValue(request.RunId, out var earlier) && earlier.Completed));
+            }
+
+            foreach (var (runId, (sessionId, completed)) in pending)
+            {
+                try
+                {
+                    await store.RefreshAsync(sessionId, runId, completed, CancellationToken.None);
+                }
+                catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
+                {
+                    // The next result or resend of the run asks again.
+                    LogRefreshFailed(logger, runId, ex);
+                }
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Evaluating the findings of run {RunId} failed")]
+    private static partial void LogRefreshFailed(ILogger logger, Guid runId, Exception exception);
 }

@@ -20,6 +20,7 @@ public static class IngestEndpoints
     public static IServiceCollection AddIngest(this IServiceCollection services)
     {
         services.AddSingleton<Findings.FindingsStore>();
+        services.AddHostedService<Findings.FindingsWorker>();
         services.AddSingleton<RunIngest>();
         services.AddSingleton<ResultReception>();
         services.AddSingleton<ConnectionObserver>();

@@ -89,10 +89,9 @@ public sealed class RunIngest(NpgsqlDataSource dataSource, Findings.FindingsStor
             var stored = reader.GetInt64(1) > 0;
             if (stored || runOk)
             {
-                // A duplicate refreshes too: if the first attempt stored the result but failed before its findings
-                // were evaluated, the reporter's resend is what brings them up to date (unchanged findings write nothing).
-                await reader.DisposeAsync();
-                await findings.RefreshAsync(sessionId, result.RunId, runCompleted: false, cancellationToken);
+                // A duplicate asks too: if the first attempt stored the result but its findings were never evaluated
+                // (the process stopped), the reporter's resend is what brings them up to date.
+                findings.Request(sessionId, result.RunId, runCompleted: false);
                 return stored ? IngestOutcome.Stored : IngestOutcome.Duplicate;
             }
 
@@ -129,12 +128,10 @@ public sealed class RunIngest(NpgsqlDataSource dataSource, Findings.FindingsStor
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         var outcome = reader.GetInt64(0) > 0 ? IngestOutcome.Stored : reader.GetInt64(1) > 0 ? IngestOutcome.Duplicate : IngestOutcome.ForeignRun;
-        await reader.DisposeAsync();
         if (outcome != IngestOutcome.ForeignRun)
         {
-            // The run is complete: all-clear becomes possible, and its webhooks are queued (once) with the final
-            // findings. A resent completion does it again, in case the first one failed half-way.
-            await findings.RefreshAsync(sessionId, runId, runCompleted: true, cancellationToken);
+            // The run is complete: all-clear becomes possible, and its webhooks are queued (once) with the final findings.
+            findings.Request(sessionId, runId, runCompleted: true);
         }
 
         return outcome;

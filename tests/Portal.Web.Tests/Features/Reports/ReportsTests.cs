@@ -14,6 +14,7 @@ public class ReportsTests(PortalFixture fixture) : IClassFixture<PortalFixture>
         var (session, token, _) = await _fixture.CreateSessionAsync(new { customerName = "Acme Report" });
         var run = Guid.NewGuid();
         await _fixture.PostCleanRunAsync(token, run);
+        await _fixture.WaitForFindingsAsync(session, "all-clear");
         using var api = _fixture.Portal.CreateClient();
 
         var report = await api.GetFromJsonAsync<JsonElement>($"/api/v1/sessions/{session}/report?format=json");
@@ -30,6 +31,7 @@ public class ReportsTests(PortalFixture fixture) : IClassFixture<PortalFixture>
         var (session, token, _) = await _fixture.CreateSessionAsync(new { customerName = "Acme <Html> & Co" });
         var run = Guid.NewGuid();
         await _fixture.PostResultAsync(token, run, "ws.idle", "fail", new { idleSeconds = 90, survived = 0, diedAfterSeconds = 30 });
+        await _fixture.WaitForFindingsAsync(session, "idle-timeout");
         using var api = _fixture.Portal.CreateClient();
 
         using var response = await api.GetAsync($"/api/v1/sessions/{session}/report?format=html");

@@ -1,0 +1,54 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Portal.Web.Tests.Features.Sessions;
+
+public class SessionsListTests(PortalFixture fixture) : IClassFixture<PortalFixture>
+{
+    private readonly PortalFixture _fixture = fixture;
+
+    private async Task<Guid[]> ListAsync(string query)
+    {
+        using var api = _fixture.Portal.CreateClient();
+        var page = await api.GetFromJsonAsync<JsonElement>($"/api/v1/sessions?{query}");
+        return [.. page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetGuid())];
+    }
+
+    [Fact]
+    public async Task List_Filters_OnlyMatchingSessionsNewestFirst()
+    {
+        var marker = Guid.NewGuid().ToString("N")[..8];
+        var (plain, _, _) = await _fixture.CreateSessionAsync(new { customerName = $"Plain {marker}", ticketRef = $"P-{marker}" });
+        var (idle, idleToken, _) = await _fixture.CreateSessionAsync(new { customerName = $"Idle {marker}", ticketRef = $"I-{marker}" });
+        var (closed, _, _) = await _fixture.CreateSessionAsync(new { customerName = $"Closed {marker}", ticketRef = $"C-{marker}" });
+        await _fixture.PostResultAsync(idleToken, Guid.NewGuid(), "ws.idle", "fail", new { idleSeconds = 90, survived = 0, diedAfterSeconds = 60 });
+        await _fixture.WaitForFindingsAsync(idle, "idle-timeout");
+        using var api = _fixture.Portal.CreateClient();
+        (await api.PostAsync($"/api/v1/sessions/{closed}/close", null)).StatusCode.ShouldBe(HttpStatusCode.NoContent);
+
+        var all = await ListAsync($"search={marker}");
+        var byTicket = await ListAsync($"ticket=I-{marker}");
+        var byFinding = await ListAsync($"search={marker}&finding=idle-timeout");
+        var byStatus = await ListAsync($"search={marker}&status=closed");
+        var wildcard = await ListAsync("search=%25%25%25nothing%25");
+        var firstOnly = await ListAsync($"search={marker}&take=1");
+
+        all.ShouldBe([closed, idle, plain]);
+        byTicket.ShouldBe([idle]);
+        byFinding.ShouldBe([idle]);
+        byStatus.ShouldBe([closed]);
+        wildcard.ShouldBeEmpty();
+        firstOnly.ShouldBe([closed]);
+    }
+
+    [Fact]
+    public async Task List_UnknownStatus_400()
+    {
+        using var api = _fixture.Portal.CreateClient();
+
+        using var response = await api.GetAsync("/api/v1/sessions?status=deleted");
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+    }
+}
