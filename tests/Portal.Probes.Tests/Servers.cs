@@ -89,8 +89,9 @@ internal sealed class LoopbackServer : IAsyncDisposable
         {
             await _loop;
         }
-        catch (OperationCanceledException)
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
         {
+            // Stopped: while waiting for a connection, or (a test that finished within a millisecond) before it began.
         }
 
         _stop.Dispose();
