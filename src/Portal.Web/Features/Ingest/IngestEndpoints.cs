@@ -109,6 +109,10 @@ public static class IngestEndpoints
         return received.Ack is { } ack ? TypedResults.Ok(ack) : Problem(received.Problem!, received.Errors);
     }
 
+    /// <summary>Whether the request carries a body at all: for endpoints where an empty one means "the defaults".</summary>
+    internal static bool HasBody(HttpContext context) =>
+        context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0;
+
     /// <summary>
     /// Reads a JSON body of any content type (beacons send text/plain) up to <see cref="MaxBodyBytes"/>, with a clear
     /// refusal for anything too large or not JSON.

@@ -31,7 +31,7 @@ public static class ProbesEndpoints
     {
         var (body, problem) = await IngestEndpoints.ReadAsync<ProbeRequest>(context, cancellationToken);
         // An empty body means "the session's own targets"; a body that is not valid JSON is refused.
-        if (problem is not null && (context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0))
+        if (problem is not null && IngestEndpoints.HasBody(context))
         {
             return problem;
         }

@@ -53,7 +53,7 @@ public static class ReportHtml
         foreach (var run in session.Runs.OrderByDescending(r => r.StartedAt))
         {
             var results = session.Results.Where(r => r.RunId == run.Id).ToList();
-            var probe = run.UserAgent is null && results.Count > 0 && results.All(r => r.Transport == "probe");
+            var probe = session.IsProbeRun(run);
             sb.Append("<h2>").Append(probe ? "Server probes" : "Run").Append(" of ").Append(Time(run.StartedAt)).Append(" <span class=\"muted\">(").Append(E(run.Status)).Append(")</span></h2>");
             if (run.UserAgent is { } ua)
             {

@@ -59,7 +59,7 @@ public static class ReportsEndpoints
     private static async Task<Results<Created<CreatedShareLink>, ProblemHttpResult>> ShareAsync(Guid id, HttpContext context, ShareLinks links, CancellationToken cancellationToken)
     {
         var (body, problem) = await IngestEndpoints.ReadAsync<ShareRequest>(context, cancellationToken);
-        if (problem is not null && (context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0))
+        if (problem is not null && IngestEndpoints.HasBody(context))
         {
             return problem;
         }

@@ -207,9 +207,7 @@ public partial class SessionPage
         _notice = "Asked the customer's page to run the test again. A new run appears here when it starts.";
     }
 
-    /// <summary>A run the portal made by probing (no browser behind it), not a customer's.</summary>
-    private bool IsProbeRun(RunDetail run) =>
-        run.UserAgent is null && _session!.Results.Where(r => r.RunId == run.Id).All(r => r.Transport == "probe");
+    private bool IsProbeRun(RunDetail run) => _session!.IsProbeRun(run);
 
     private string RunLabel(RunDetail run) => $"{(IsProbeRun(run) ? "Server probes" : "Run")} started {Format(run.StartedAt)}";
 

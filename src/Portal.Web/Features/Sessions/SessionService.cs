@@ -22,6 +22,9 @@ public sealed record SessionSummary(
     Guid Id, string? CustomerName, string? TicketRef, string Status, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, int Runs,
     DateTimeOffset? LastResultAt, string? Engineer, IReadOnlyList<string> FindingCodes);
 
+/// <summary>A console account, as the sessions list's engineer filter names it.</summary>
+public sealed record Person(string Id, string Email);
+
 /// <summary>What the sessions list is filtered by; every field is optional.</summary>
 /// <param name="Search">Text in the customer's name or the ticket reference.</param>
 /// <param name="Customer">Text in the customer's name.</param>
@@ -225,11 +228,20 @@ public sealed class SessionService(IDbContextFactory<PortalDbContext> contexts, 
         return changed > 0;
     }
 
+    /// <summary>The people who can own sessions, for the list's engineer filter.</summary>
+    public async Task<IReadOnlyList<Person>> PeopleAsync(CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        return await db.Users.AsNoTracking().OrderBy(u => u.Email).Select(u => new Person(u.Id, u.Email ?? u.Id)).ToListAsync(cancellationToken);
+    }
+
+    private static readonly JsonSerializerOptions EventJson = new(JsonSerializerDefaults.Web);
+
     /// <summary>Tells every watcher of the session, on every instance, that the session changed.</summary>
     internal static Task NotifyAsync(PortalDbContext db, Guid sessionId, CancellationToken cancellationToken, string kind = PortalEventKinds.SessionChanged) =>
         db.Database.ExecuteSqlRawAsync(
             "SELECT pg_notify({0}, {1})",
-            [PortalEvents.Channel, JsonSerializer.Serialize(new PortalEvent(kind, sessionId), new JsonSerializerOptions(JsonSerializerDefaults.Web))],
+            [PortalEvents.Channel, JsonSerializer.Serialize(new PortalEvent(kind, sessionId), EventJson)],
             cancellationToken);
 
     /// <summary>A LIKE pattern matching the text anywhere, with the pattern characters escaped; null for no text.</summary>
@@ -277,6 +289,10 @@ public sealed record SessionDetail(
         [.. runs.Select(r => new RunDetail(r.Id, r.Status, r.StartedAt, r.CompletedAt, r.UserAgent, r.Verdict))],
         [.. results.Select(ResultDetail.From)],
         [.. findings.OrderBy(f => Portal.Core.Diagnosis.Severity.Rank(f.Severity)).ThenBy(f => f.Code, StringComparer.Ordinal).Select(FindingDetail.From)]);
+
+    /// <summary>A run the portal made by probing (no browser behind it, every result from a probe), not a customer's.</summary>
+    public bool IsProbeRun(RunDetail run) =>
+        run.UserAgent is null && Results.Any(r => r.RunId == run.Id) && Results.Where(r => r.RunId == run.Id).All(r => r.Transport == "probe");
 
     /// <summary>The findings of one run, most serious first.</summary>
     public IEnumerable<FindingDetail> FindingsOf(Guid runId) => Findings.Where(f => f.RunId == runId);

@@ -26,24 +26,16 @@ public partial class SessionsPage
     private string? _engineer;
     private DateTime? _from;
     private DateTime? _to;
-    private IReadOnlyList<Admin.UserSummary> _engineers = [];
+    private IReadOnlyList<Person> _engineers = [];
 
     private static readonly string[] StatusChoices = ["open", "closed"];
-
-    [Inject]
-    private Microsoft.EntityFrameworkCore.IDbContextFactory<Portal.Data.PortalDbContext> Databases { get; set; } = default!;
 
     /// <summary>Who is logged in.</summary>
     [CascadingParameter]
     private Task<AuthenticationState>? AuthenticationState { get; set; }
 
     /// <inheritdoc />
-    protected override async Task OnInitializedAsync()
-    {
-        await using var db = await Databases.CreateDbContextAsync();
-        var people = await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.ToListAsync(db.Users.OrderBy(u => u.Email).Select(u => new { u.Id, u.Email }));
-        _engineers = [.. people.Select(p => new Admin.UserSummary(p.Id, p.Email ?? p.Id, [], false, false, default))];
-    }
+    protected override async Task OnInitializedAsync() => _engineers = await Sessions.PeopleAsync(CancellationToken.None);
 
     private SessionQuery Query => new(
         Search: _search, EngineerId: _engineer, Status: _status, FindingCode: _finding,
