@@ -30,15 +30,36 @@ public sealed class LabProcess : IAsyncDisposable
     /// Writes the configuration (<c>{folder}</c> in it is replaced by the folder), starts the program with the
     /// arguments (<c>{config}</c> and <c>{folder}</c> replaced) and waits until the port accepts connections.
     /// </summary>
-    public static async Task<LabProcess> StartAsync(string program, string configuration, string[] arguments, int port)
+    /// <param name="program">The program's name, looked up in the system's binary folders.</param>
+    /// <param name="configuration">The configuration, written to <c>{folder}/{program}.conf</c>.</param>
+    /// <param name="arguments">The program's arguments.</param>
+    /// <param name="port">A port the server listens on once it is ready.</param>
+    /// <param name="files">Other files to write into the folder first (certificates, included configuration), by name.</param>
+    /// <param name="prepare">Runs with the folder once the files are written, before the server starts.</param>
+    public static async Task<LabProcess> StartAsync(
+        string program, string configuration, string[] arguments, int port, IReadOnlyDictionary<string, string>? files = null, Func<string, Task>? prepare = null)
     {
         ArgumentNullException.ThrowIfNull(arguments);
-        var path = new[] { "/usr/sbin", "/usr/bin", "/sbin", "/bin" }.Select(d => Path.Combine(d, program)).FirstOrDefault(File.Exists)
+        var path = Find(program)
             ?? throw new InvalidOperationException($"{program} is not installed: the README's test command installs it (scripts/prerequisites.sh --tests).");
         var folder = Path.Combine(Path.GetTempPath(), $"portal-lab-{program}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(folder);
+        // Servers that drop root privileges (Squid, Varnish) write into the folder as their own user.
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(folder, (UnixFileMode)0x1FF);
+        }
+        foreach (var (name, text) in files ?? new Dictionary<string, string>())
+        {
+            await File.WriteAllTextAsync(Path.Combine(folder, name), text.Replace("{folder}", folder, StringComparison.Ordinal));
+        }
+
         var config = Path.Combine(folder, program + ".conf");
         await File.WriteAllTextAsync(config, configuration.Replace("{folder}", folder, StringComparison.Ordinal) + "\n");
+        if (prepare is not null)
+        {
+            await prepare(folder);
+        }
         var info = new ProcessStartInfo(path) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in arguments)
         {
@@ -75,6 +96,29 @@ public sealed class LabProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>The program's full path in the system's binary folders, or null when it is not installed.</summary>
+    public static string? Find(string program) =>
+        new[] { "/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/lib/squid" }.Select(d => Path.Combine(d, program)).FirstOrDefault(File.Exists);
+
+    /// <summary>Runs a program to completion (a lab preparation step) and fails with its output when it fails.</summary>
+    public static async Task RunAsync(string program, params string[] arguments)
+    {
+        var info = new ProcessStartInfo(Find(program) ?? program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} failed ({process.ExitCode}):\n{await output}{await errors}");
+        }
+    }
+
     /// <summary>Stops the server and removes its folder.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -84,6 +128,8 @@ public sealed class LabProcess : IAsyncDisposable
             await _process.WaitForExitAsync();
         }
 
+        // What the server printed, next to the test assembly, for reading after a failure.
+        await File.WriteAllLinesAsync(Path.Combine(AppContext.BaseDirectory, $"lab-{Path.GetFileName(_process.StartInfo.FileName)}.log"), Output);
         _process.Dispose();
         try
         {

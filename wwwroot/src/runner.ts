@@ -44,9 +44,16 @@ export async function runSteps(steps: readonly Step[], reporter: Reporter, view:
 
 async function runOne(step: Step): Promise<StepOutcome> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), step.timeoutMs);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  // A step that misses its abort (a message a proxy swallowed, a socket that never answers) still ends on time.
+  const late = new Promise<StepOutcome>((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      setTimeout(() => resolve({ status: "error", metrics: {}, detail: { error: "timed out" }, summary: `The test did not finish within ${step.timeoutMs / 1000} s.` }), 1_000);
+    }, step.timeoutMs);
+  });
   try {
-    return await step.run(controller.signal);
+    return await Promise.race([step.run(controller.signal), late]);
   } catch (e) {
     return { status: "error", metrics: {}, detail: { error: String(e) }, summary: `The test could not run (${String(e)}).` };
   } finally {

@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace Portal.Core.Diagnosis;
 
 /// <summary>
@@ -210,7 +212,8 @@ public static class Diagnoser
 
     private static Finding? UpgradeHeadersStripped(IReadOnlyList<Observation> results)
     {
-        var stripped = results.Where(r => r.Step == "server.connection" && r.Number("upgradeHeadersPresent") == 0).ToList();
+        // The portal's view of the page's own hub connection, or of the echo step's upgrade that arrived as plain HTTP.
+        var stripped = results.Where(r => r.Step is "server.connection" or "ws.echo" && r.Number("upgradeHeadersPresent") == 0).ToList();
         var refused = results.Where(r => r.Step == "probe.ws" && r.Number("upgraded") == 0 && r.Number("status") is { } s && s != 101).ToList();
         if (stripped.Count == 0 && refused.Count == 0)
         {
@@ -231,10 +234,16 @@ public static class Diagnoser
         return new Finding(
             FindingCodes.UpgradeHeadersStripped, Severity.Critical,
             $"A proxy on the way does not pass WebSocket upgrades: {Say.List(parts)}.",
-            [.. stripped.Select(r => Cite(r, ("upgrade", r.Text("upgradeHeader")), ("connection", r.Text("connectionHeader")))),
+            [.. stripped.Select(r => r.Step == "ws.echo"
+                    ? Cite(r, ("upgrade", ArrivedAs(r, "upgrade")), ("connection", ArrivedAs(r, "connection")), ("httpProtocol", ArrivedAs(r, "httpProtocol")))
+                    : Cite(r, ("upgrade", r.Text("upgradeHeader")), ("connection", r.Text("connectionHeader")))),
                 .. refused.Select(r => Cite(r, ("status", r.Number("status")), ("target", r.Text("target"))))],
             "Forward the upgrade at the reverse proxy. nginx: proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\";. Varnish: return (pipe) for requests with an Upgrade header and copy Upgrade and Connection to the backend request in vcl_pipe. HAProxy passes them unless a rule deletes them.");
     }
+
+    private static string? ArrivedAs(Observation echo, string name) =>
+        echo.Detail.ValueKind == JsonValueKind.Object && echo.Detail.TryGetProperty("arrivedAs", out var arrived) && arrived.ValueKind == JsonValueKind.Object
+            && arrived.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
     private static Finding? SniRequired(IReadOnlyList<Observation> results)
     {

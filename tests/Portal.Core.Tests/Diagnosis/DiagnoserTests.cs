@@ -280,6 +280,29 @@ public class DiagnoserTests
         finding.Recommendation.ShouldContain("vcl_pipe");
     }
 
+    [Fact]
+    public void Evaluate_EchoUpgradeArrivedAsPlainHttp_UpgradeHeadersStrippedAndWebSocketBlocked()
+    {
+        var run = CleanWith(
+            R("ws.echo", "fail", new { openMs = (double?)null, closeCode = 1006, upgradeHeadersPresent = 0 }, new { arrivedAs = new { upgrade = "", connection = "close", httpProtocol = "HTTP/1.0" } }),
+            R("signalr.transports", "warn", new { working = 2 }, new { working = new[] { "serverSentEvents", "longPolling" }, errors = new { webSockets = "failed" } }));
+
+        var finding = Single(run, FindingCodes.UpgradeHeadersStripped);
+
+        finding.Evidence.ShouldContain(e => e.Step == "ws.echo" && (string?)e.Figures["httpProtocol"] == "HTTP/1.0" && (string?)e.Figures["connection"] == "close");
+        Codes(run).ShouldContain(FindingCodes.WebSocketBlocked);
+    }
+
+    [Fact]
+    public void Evaluate_EchoNeverOpenedNoRecordOfItArriving_NoUpgradeHeadersStripped()
+    {
+        // Blocked before the portal (a firewall): nothing arrived, so nothing says the headers were stripped.
+        var run = CleanWith(R("ws.echo", "fail", new { openMs = (double?)null, closeCode = 1006, upgradeHeadersPresent = (double?)null }));
+
+        Codes(run).ShouldNotContain(FindingCodes.UpgradeHeadersStripped);
+        Codes(run).ShouldContain(FindingCodes.WebSocketBlocked);
+    }
+
     [Theory]
     [InlineData(400)]
     [InlineData(426)]

@@ -73,13 +73,27 @@ function failure(url: string, e: unknown, metrics: Record<string, number | null>
   };
 }
 
+/**
+ * What reached the portal of an upgrade that never opened: a record means the request arrived as plain HTTP, its
+ * Upgrade or Connection header lost on the way (a reverse proxy that does not forward them).
+ */
+async function arrivedAs(attempt: string): Promise<{ upgrade: string; connection: string; httpProtocol: string } | null> {
+  try {
+    const response = await fetch(`/diag/ws/attempt/${encodeURIComponent(attempt)}`, { cache: "no-store" });
+    return response.ok ? (await response.json()) as { upgrade: string; connection: string; httpProtocol: string } : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Handshake time, 20 echo round trips, and the code of a close the client starts. */
 export const echoStep: Step = {
   name: "ws.echo",
   label: "WebSocket echo",
   timeoutMs: 10_000,
   async run(signal) {
-    const url = echoUrl();
+    const attempt = uuid();
+    const url = `${echoUrl()}?attempt=${attempt}`;
     const started = performance.now();
     let openMs: number | null = null;
     const rtts: number[] = [];
@@ -102,7 +116,16 @@ export const echoStep: Step = {
       };
     } catch (e) {
       const s = summarize(rtts);
-      return failure(url, e, { openMs, samples: rtts.length, rttMinMs: s.min, rttMedianMs: s.median, rttP90Ms: s.p90, rttMaxMs: s.max }, openMs !== null);
+      const outcome = failure(url, e, { openMs, samples: rtts.length, rttMinMs: s.min, rttMedianMs: s.median, rttP90Ms: s.p90, rttMaxMs: s.max }, openMs !== null);
+      if (openMs === null) {
+        const arrived = await arrivedAs(attempt);
+        outcome.metrics.upgradeHeadersPresent = arrived ? 0 : null;
+        if (arrived) {
+          outcome.detail.arrivedAs = arrived;
+          outcome.summary += ` The request reached the portal as plain ${arrived.httpProtocol}, without its Upgrade header: a proxy on the way does not forward WebSocket upgrades.`;
+        }
+      }
+      return outcome;
     }
   },
 };

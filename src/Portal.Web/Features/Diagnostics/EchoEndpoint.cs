@@ -10,7 +10,9 @@ namespace Portal.Web.Features.Diagnostics;
 /// binary, and closes with 1009 (message too big) above <see cref="MaxMessageBytes"/>. Two short text commands
 /// serve the close and idle steps: <c>!close CODE</c> makes the server start the closing handshake, and
 /// <c>!hello ID</c> names the connection so that <c>GET /diag/ws/closed/ID</c> later tells when, by the server's
-/// clock, it ended.
+/// clock, it ended. A browser's upgrade request that reaches the endpoint as plain HTTP (its <c>Upgrade</c> or
+/// <c>Connection</c> header lost on the way, the WebSocket key still there) is remembered under its
+/// <c>?attempt=ID</c>, so that <c>GET /diag/ws/attempt/ID</c> can tell the echo step what arrived.
 /// </summary>
 public static class EchoEndpoint
 {
@@ -27,6 +29,13 @@ public static class EchoEndpoint
         {
             if (!context.WebSockets.IsWebSocketRequest)
             {
+                var attempt = context.Request.Query["attempt"].ToString();
+                if (attempt.Length is > 0 and <= 64 && context.Request.Headers.ContainsKey("Sec-WebSocket-Key"))
+                {
+                    context.RequestServices.GetRequiredService<EchoRegistry>().ArrivedWithoutUpgrade(
+                        attempt, context.Request.Headers.Upgrade.ToString(), context.Request.Headers.Connection.ToString(), context.Request.Protocol);
+                }
+
                 context.Response.StatusCode = StatusCodes.Status426UpgradeRequired;
                 context.Response.Headers.Upgrade = "websocket";
                 await context.Response.WriteAsync("This endpoint speaks WebSocket only.", context.RequestAborted);
@@ -39,6 +48,8 @@ public static class EchoEndpoint
         }).AllowAnonymous();
         endpoints.MapGet("/diag/ws/closed/{id}", (string id, EchoRegistry registry) =>
             registry.Find(id) is { } end ? Results.Ok(end) : Results.NotFound()).AllowAnonymous();
+        endpoints.MapGet("/diag/ws/attempt/{id}", (string id, EchoRegistry registry) =>
+            registry.FindAttempt(id) is { } attempt ? Results.Ok(attempt) : Results.NotFound()).AllowAnonymous();
         return endpoints;
     }
 

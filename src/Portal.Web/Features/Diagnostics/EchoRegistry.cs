@@ -13,6 +13,14 @@ public sealed record EchoEnd(string Id, long OpenedAt, long? EndedAt, string? Ho
     public double? LivedSeconds => EndedAt is { } end ? (end - OpenedAt) / 1000.0 : null;
 }
 
+/// <summary>A WebSocket upgrade request that reached the echo endpoint as plain HTTP: what was left of it.</summary>
+/// <param name="Id">The attempt's name from the URL.</param>
+/// <param name="At">When it arrived, in Unix milliseconds.</param>
+/// <param name="Upgrade">The <c>Upgrade</c> header that arrived (empty when a proxy dropped it).</param>
+/// <param name="Connection">The <c>Connection</c> header that arrived.</param>
+/// <param name="HttpProtocol">The request's protocol, e.g. <c>HTTP/1.0</c> from a proxy that speaks 1.0 upstream.</param>
+public sealed record EchoAttempt(string Id, long At, string Upgrade, string Connection, string HttpProtocol);
+
 /// <summary>
 /// Remembers the last <see cref="Capacity"/> named echo connections for <see cref="Retention"/>, so that the
 /// customer's idle step can learn when the server saw its socket die.
@@ -26,6 +34,7 @@ public sealed class EchoRegistry(TimeProvider time)
     public static readonly TimeSpan Retention = TimeSpan.FromMinutes(30);
 
     private readonly ConcurrentDictionary<string, EchoEnd> _entries = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, EchoAttempt> _attempts = new(StringComparer.Ordinal);
 
     /// <summary>Records that a named connection is open.</summary>
     public void Opened(string id)
@@ -53,6 +62,23 @@ public sealed class EchoRegistry(TimeProvider time)
     /// <summary>The record of a connection, or null.</summary>
     public EchoEnd? Find(string id) => _entries.TryGetValue(id, out var entry) ? entry : null;
 
+    /// <summary>Records an upgrade request that arrived without being an upgrade any more.</summary>
+    public void ArrivedWithoutUpgrade(string id, string upgrade, string connection, string httpProtocol)
+    {
+        if (_attempts.Count >= Capacity)
+        {
+            Prune();
+        }
+
+        if (_attempts.Count < Capacity)
+        {
+            _attempts[id] = new EchoAttempt(id, time.GetUtcNow().ToUnixTimeMilliseconds(), upgrade, connection, httpProtocol);
+        }
+    }
+
+    /// <summary>The record of an upgrade request that arrived as plain HTTP, or null.</summary>
+    public EchoAttempt? FindAttempt(string id) => _attempts.TryGetValue(id, out var attempt) ? attempt : null;
+
     private void Prune()
     {
         var cutoff = time.GetUtcNow().ToUnixTimeMilliseconds() - (long)Retention.TotalMilliseconds;
@@ -61,6 +87,14 @@ public sealed class EchoRegistry(TimeProvider time)
             if ((value.EndedAt ?? value.OpenedAt) < cutoff)
             {
                 _entries.TryRemove(key, out _);
+            }
+        }
+
+        foreach (var (key, value) in _attempts)
+        {
+            if (value.At < cutoff)
+            {
+                _attempts.TryRemove(key, out _);
             }
         }
     }

@@ -34,8 +34,11 @@ public sealed class ConnectionObserver(IOptionsMonitor<PortalOptions> options, T
             .Where(h => request.Headers.ContainsKey(h))
             .ToDictionary(h => h, h => request.Headers[h].ToString(), StringComparer.Ordinal);
         var forwardedFor = request.Headers["X-Forwarded-For"].ToString();
-        var clientAddress = trusted && forwardedFor.Length > 0
-            ? forwardedFor.Split(',').Select(a => a.Trim()).Last(a => !IPAddress.TryParse(a, out var ip) || !IsTrusted(ip))
+        // The client is the last address a trusted proxy did not add; when every one is trusted (a customer on the
+        // proxy's own network), it is the first.
+        var forwarded = forwardedFor.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var clientAddress = trusted && forwarded.Length > 0
+            ? forwarded.LastOrDefault(a => !IPAddress.TryParse(a, out var ip) || !IsTrusted(ip)) ?? forwarded[0]
             : remote?.ToString();
         // Headers our own trusted proxies add are theirs, not the customer's network's.
         var foreign = trusted ? proxyHeaders.Keys.Where(h => h is not ("X-Forwarded-For" or "X-Forwarded-Proto" or "X-Forwarded-Host" or "X-Forwarded-Port" or "X-Real-IP")).ToList() : [.. proxyHeaders.Keys];

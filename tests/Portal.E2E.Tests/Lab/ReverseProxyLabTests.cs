@@ -1,0 +1,183 @@
+using System.Net;
+using Portal.Testing;
+
+namespace Portal.E2E.Tests.Lab;
+
+/// <summary>
+/// Reverse proxies in front of the portal, as customers' and integrators' networks put them there: nginx, HAProxy,
+/// Varnish, stunnel and mitmproxy, each with the configuration from <c>docker/lab/</c> that reproduces a field
+/// failure, and the clean path next to them. The lab's own proxies are trusted (127.0.0.1), as a deployment's are.
+/// </summary>
+public sealed class ReverseProxyLabTests() : LabTest("lab-reverse", Environment)
+{
+    // Short time-outs keep the suite fast; the idle step waits longer than the proxy lets a socket stay quiet.
+    private const int ProxyTimeoutSeconds = 6;
+    private const int IdleSeconds = 10;
+    private const string IdleSteps = "ws.echo,ws.idle";
+    private const string UpgradeSteps = "http.ping,ws.echo,sse,longpoll";
+
+    private static readonly int s_stunnelPort = PortalProcess.FreePort();
+    private static readonly int s_stunnelIdlePort = PortalProcess.FreePort();
+
+    private static Dictionary<string, string> Environment => new()
+    {
+        ["Portal__TrustedProxies__0"] = "127.0.0.1",
+        ["Logging__LogLevel__Microsoft.AspNetCore.Hosting.Diagnostics"] = "Information",
+        // stunnel ends TLS and cannot say so in a header: its https origins are configured, as in production.
+        ["Portal__AllowedOrigins__0"] = $"https://127.0.0.1:{s_stunnelPort}",
+        ["Portal__AllowedOrigins__1"] = $"https://127.0.0.1:{s_stunnelIdlePort}",
+    };
+
+    // The page (and everything it opens) goes to the proxy, which passes it on to the portal.
+    protected override string[] BrowserArguments => ["--ignore-certificate-errors"];
+
+    [Fact]
+    public async Task Nginx_WithoutUpgradeForwarding_UpgradeStrippedWebSocketBlockedReportedThroughFallback()
+    {
+        var port = PortalProcess.FreePort();
+        await using var nginx = await StartNginxAsync("nginx-no-upgrade.conf", port);
+
+        var customer = await RunAsync(Proxy(port), UpgradeSteps);
+
+        var run = await ExpectFindingsAsync("01", "nginx without Upgrade/Connection forwarding", customer,
+            ["upgrade-headers-stripped", "websocket-blocked"], r => $"ws.echo arrived as {r.Result("ws.echo").GetProperty("detail").GetProperty("arrivedAs").GetProperty("httpProtocol")}; results carried by {r.Transport}");
+        run.Transport.ShouldBeOneOf("serversentevents", "longpolling");
+        run.Metric("ws.echo", "upgradeHeadersPresent").ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task Nginx_ShortReadTimeout_IdleTimeoutOfThatManySeconds()
+    {
+        var port = PortalProcess.FreePort();
+        await using var nginx = await StartNginxAsync("nginx-read-timeout.conf", port);
+
+        var customer = await RunAsync(Proxy(port), IdleSteps, IdleSeconds);
+
+        var run = await ExpectFindingsAsync("02", $"nginx proxy_read_timeout {ProxyTimeoutSeconds}s", customer, ["idle-timeout"], IdleFigures);
+        run.Metric("ws.idle", "diedAfterSeconds")!.Value.ShouldBeInRange(ProxyTimeoutSeconds - 2, ProxyTimeoutSeconds + 2);
+    }
+
+    [Fact]
+    public async Task HAProxy_ShortClientTimeoutNoTunnelTimeout_IdleTimeout()
+    {
+        var port = PortalProcess.FreePort();
+        await using var haproxy = await LabProcess.StartAsync(
+            "haproxy", Config("haproxy-timeout-client.cfg", ("listen", port), ("portal", PortalPort), ("timeout", ProxyTimeoutSeconds)), ["-f", "{config}", "-db"], port);
+
+        var customer = await RunAsync(Proxy(port), IdleSteps, IdleSeconds);
+
+        var run = await ExpectFindingsAsync("03", $"HAProxy timeout client {ProxyTimeoutSeconds}s, no timeout tunnel", customer, ["idle-timeout"], IdleFigures);
+        run.Metric("ws.idle", "diedAfterSeconds")!.Value.ShouldBeInRange(ProxyTimeoutSeconds - 2, ProxyTimeoutSeconds + 2);
+    }
+
+    [Fact]
+    public async Task Varnish_PipeWithoutUpgrade_UpgradeStrippedWebSocketBlocked()
+    {
+        var port = PortalProcess.FreePort();
+        await using var varnish = await StartVarnishAsync("varnish-pipe-no-upgrade.vcl", port, pipeTimeout: 60);
+
+        var customer = await RunAsync(Proxy(port), UpgradeSteps);
+
+        var run = await ExpectFindingsAsync("04a", "Varnish pipe without copying Upgrade", customer,
+            ["upgrade-headers-stripped", "websocket-blocked"], r => $"results carried by {r.Transport}");
+        run.Metric("ws.echo", "upgradeHeadersPresent").ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task Varnish_CorrectPipeShortPipeTimeout_IdleTimeout()
+    {
+        var port = PortalProcess.FreePort();
+        await using var varnish = await StartVarnishAsync("varnish-pipe-timeout.vcl", port, pipeTimeout: ProxyTimeoutSeconds);
+
+        var customer = await RunAsync(Proxy(port), IdleSteps, IdleSeconds);
+
+        var run = await ExpectFindingsAsync("04b", $"Varnish correct pipe, pipe_timeout {ProxyTimeoutSeconds}s", customer, ["idle-timeout"], IdleFigures);
+        run.Metric("ws.idle", "diedAfterSeconds")!.Value.ShouldBeInRange(ProxyTimeoutSeconds - 2, ProxyTimeoutSeconds + 2);
+    }
+
+    [Fact]
+    public async Task Stunnel_TerminatingTls_WholeBatteryAllClear()
+    {
+        await using var stunnel = await StartStunnelAsync(s_stunnelPort, idleSeconds: 43200);
+
+        var customer = await RunAsync(new Uri($"https://127.0.0.1:{s_stunnelPort}"), steps: null, idleSeconds: 5);
+
+        var run = await ExpectFindingsAsync("05a", "stunnel terminating TLS (whole battery)", customer, ["all-clear"], CleanFigures);
+        run.Transport.ShouldBe("websockets");
+    }
+
+    [Fact]
+    public async Task Stunnel_ShortIdleTimeout_IdleTimeout()
+    {
+        await using var stunnel = await StartStunnelAsync(s_stunnelIdlePort, idleSeconds: ProxyTimeoutSeconds);
+
+        var customer = await RunAsync(new Uri($"https://127.0.0.1:{s_stunnelIdlePort}"), IdleSteps, IdleSeconds);
+
+        var run = await ExpectFindingsAsync("05b", $"stunnel TIMEOUTidle = {ProxyTimeoutSeconds}", customer, ["idle-timeout"], IdleFigures);
+        run.Metric("ws.idle", "diedAfterSeconds")!.Value.ShouldBeInRange(ProxyTimeoutSeconds - 2, ProxyTimeoutSeconds + 2);
+    }
+
+    [Fact]
+    public async Task Nginx_BufferingTheSsePath_SseBuffered()
+    {
+        var port = PortalProcess.FreePort();
+        await using var nginx = await StartNginxAsync("nginx-sse-buffering.conf", port);
+
+        var customer = await RunAsync(Proxy(port), "sse");
+
+        var run = await ExpectFindingsAsync("07", "nginx buffering the SSE path (ignores X-Accel-Buffering)", customer, ["sse-buffered"],
+            r => $"SSE max lag {N(r.Metric("sse", "maxLagMs"))} ms, {N(r.Metric("sse", "bursts"))} burst(s)");
+        run.Metric("sse", "events").ShouldBe(10);
+    }
+
+    [Fact]
+    public async Task Mitmproxy_WebSocketMessageLimit_LargeMessageDropped()
+    {
+        var port = PortalProcess.FreePort();
+        await using var mitm = await LabProcess.StartAsync(
+            "mitmdump", "", ["--mode", $"reverse:http://127.0.0.1:{PortalPort}/", "--listen-host", "127.0.0.1", "--listen-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "--set", "keep_host_header=true", "--set", "confdir={folder}/conf", "-q", "-s", "{folder}/limit.py"],
+            port, new Dictionary<string, string> { ["limit.py"] = Config("mitm-message-limit.py") });
+
+        var customer = await RunAsync(Proxy(port), "ws.echo,ws.messages");
+
+        var run = await ExpectFindingsAsync("08", "mitmproxy cutting WebSocket messages over 32 KiB", customer, ["large-message-dropped"],
+            r => $"largest echoed: text {N(r.Metric("ws.messages", "largestTextBytes") / 1024)} KiB, binary {N(r.Metric("ws.messages", "largestBinaryBytes") / 1024)} KiB");
+        run.Metric("ws.messages", "largestTextBytes").ShouldBe(1024);
+    }
+
+    [Fact]
+    public async Task Direct_PlainHttp_WholeBatteryAllClearOnly()
+    {
+        var customer = await RunAsync(Portal.BaseAddress, steps: null, idleSeconds: 5);
+
+        var run = await ExpectFindingsAsync("10a", "direct, plain HTTP (whole battery)", customer, ["all-clear"], CleanFigures);
+        run.Transport.ShouldBe("websockets");
+    }
+
+    private static Uri Proxy(int port) => new($"http://127.0.0.1:{port}");
+
+    private static string IdleFigures(LabRun run) =>
+        $"quiet WebSocket cut after {N(run.Metric("ws.idle", "diedAfterSeconds"))} s (proxy set to {ProxyTimeoutSeconds} s)";
+
+    private static string CleanFigures(LabRun run) =>
+        $"echo p50 {N(run.Metric("ws.echo", "rttMedianMs"))} ms, download {N(run.Metric("http.download", "mbps"))} Mbit/s, upload {N(run.Metric("http.upload", "mbps"))} Mbit/s, results by {run.Transport}";
+
+    private Task<LabProcess> StartNginxAsync(string file, int port) => LabProcess.StartAsync(
+        "nginx", Config(file, ("listen", port), ("portal", PortalPort), ("timeout", ProxyTimeoutSeconds)),
+        ["-p", "{folder}", "-c", "{config}", "-e", "{folder}/error.log"], port,
+        new Dictionary<string, string> { ["nginx-common.inc"] = Config("nginx-common.inc") });
+
+    private Task<LabProcess> StartVarnishAsync(string file, int port, int pipeTimeout) => LabProcess.StartAsync(
+        "varnishd", Config(file, ("portal", PortalPort)),
+        ["-F", "-f", "{config}", "-a", $"127.0.0.1:{port}", "-n", "{folder}/work", "-s", "malloc,32m", "-p", $"pipe_timeout={pipeTimeout}"], port);
+
+    private async Task<LabProcess> StartStunnelAsync(int port, int idleSeconds)
+    {
+        using var certificate = TestCertificates.SelfSigned(["localhost"], [IPAddress.Loopback]);
+        var (certificatePath, keyPath) = TestCertificates.WritePem(certificate, Path.Combine(Path.GetTempPath(), "portal-stunnel-" + Guid.NewGuid().ToString("N")));
+        return await LabProcess.StartAsync(
+            "stunnel4", Config("stunnel.conf", ("listen", port), ("portal", PortalPort), ("timeout", idleSeconds)), ["{config}"], port,
+            new Dictionary<string, string> { ["cert.pem"] = await File.ReadAllTextAsync(certificatePath), ["cert.key"] = await File.ReadAllTextAsync(keyPath) });
+    }
+}
