@@ -87,6 +87,21 @@ app.UseStatusCodePages();
 // The echo endpoint is measured by idle-survival tests: no protocol pings of our own may keep a quiet socket alive.
 app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });
 app.UseMiddleware<OriginCheck>();
+// Event streams (the customer hub's Server-Sent Events transport, /diag/sse) must not wait in a reverse proxy's
+// buffer: nginx honours this header. Proxies that ignore it show up in the battery as sse-buffered.
+app.Use((context, next) =>
+{
+    context.Response.OnStarting(() =>
+    {
+        if (context.Response.ContentType?.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase) == true)
+        {
+            context.Response.Headers["X-Accel-Buffering"] = "no";
+        }
+
+        return Task.CompletedTask;
+    });
+    return next(context);
+});
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseAntiforgery();

@@ -119,6 +119,10 @@ export function corsStep(alternateOrigin: string | null): Step {
       if (!alternateOrigin) {
         return { status: "skipped", metrics: {}, detail: {}, summary: "No second portal address to test cross-origin requests against." };
       }
+      if (location.protocol === "https:" && alternateOrigin.startsWith("http:")) {
+        // Mixed content: the browser blocks it whatever the network does, so it says nothing about the network.
+        return { status: "skipped", metrics: {}, detail: { origin: alternateOrigin }, summary: "Not tried: a page served over https may not call the portal's plain-http address." };
+      }
       const attempt = async (credentials: RequestCredentials): Promise<string | null> => {
         try {
           const response = await fetch(`${alternateOrigin}/diag/cors?t=${Date.now()}`, { mode: "cors", credentials, cache: "no-store", signal });

@@ -20,6 +20,10 @@ export function open(url: string, signal: AbortSignal): Promise<WebSocket> {
       reject(new StepError("WebSocket is not available in this browser", null));
       return;
     }
+    if (signal.aborted) {
+      reject(new StepError("timed out before opening", null));
+      return;
+    }
     const ws = new WebSocket(url);
     ws.binaryType = "arraybuffer";
     const abort = () => { ws.close(); reject(new StepError("timed out while opening", null)); };
@@ -46,6 +50,10 @@ export function roundTrip(ws: WebSocket, payload: string | Uint8Array, signal: A
     };
     const onClose = (e: CloseEvent) => { cleanup(); reject(new StepError(`closed during the echo (code ${e.code})`, e.code)); };
     const onAbort = () => { cleanup(); reject(new StepError("timed out waiting for an echo", null)); };
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
     ws.addEventListener("message", onMessage);
     ws.addEventListener("close", onClose);
     signal.addEventListener("abort", onAbort, { once: true });
@@ -209,11 +217,19 @@ export function randomBytes(size: number): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
+/**
+ * How long to wait for one message's echo: 3 s plus 1 s per 64 KiB (1 MiB at about 1 Mbit/s each way). A proxy
+ * that silently drops large messages then costs seconds, not the whole step.
+ */
+export function echoWaitMs(size: number): number {
+  return 3_000 + Math.ceil(size / 65_536) * 1_000;
+}
+
 /** Text and binary messages of 1 KiB, 64 KiB and 1 MiB: the largest of each that came back. */
 export const messagesStep: Step = {
   name: "ws.messages",
   label: "WebSocket message sizes",
-  timeoutMs: 15_000,
+  timeoutMs: 30_000,
   async run(signal) {
     const url = echoUrl();
     const sizes = [1024, 64 * 1024, 1024 * 1024];
@@ -225,10 +241,11 @@ export const messagesStep: Step = {
         try {
           ws ??= await open(url, signal);
           const payload = kind === "text" ? "x".repeat(size) : randomBytes(size);
-          await roundTrip(ws, payload, signal);
+          await roundTrip(ws, payload, AbortSignal.any([signal, AbortSignal.timeout(echoWaitMs(size))]));
           largest[kind] = size;
         } catch (e) {
           failed.push(`${kind} ${size / 1024} KiB: ${e instanceof Error ? e.message : String(e)}`);
+          ws?.close();
           ws = null;
           break;
         }

@@ -94,7 +94,6 @@ public static class ProbeEndpoints
         var n = Math.Clamp(count ?? 10, 1, MaxSseEvents);
         var interval = Math.Clamp(intervalMs ?? 100, 10, 2000);
         context.Response.ContentType = "text/event-stream";
-        context.Response.Headers["X-Accel-Buffering"] = "no";
         await context.Response.WriteAsync("retry: 300\n\n", cancellationToken);
         await context.Response.Body.FlushAsync(cancellationToken);
         if (context.Request.Headers.TryGetValue("Last-Event-ID", out var last))
