@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the portal needs and is missing, or says clearly what to install.
-# Usage: scripts/prerequisites.sh [--tests]   (--tests: Chromium and the lab's nginx and HAProxy too, for the test suite)
+# Usage: scripts/prerequisites.sh [--tests]   (--tests: Chromium and the lab's proxies too, for the test suite)
 set -euo pipefail
 
 want_browser=0
@@ -15,6 +15,12 @@ if [ "$want_browser" = 1 ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -x /usr/sbin/nginx ] || missing+=(nginx)
   [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+  # The lab's other real parts (tests/Portal.E2E.Tests/Lab, configurations in docker/lab/).
+  [ -x /usr/sbin/varnishd ] || missing+=(varnish)
+  [ -x /usr/sbin/squid ] || missing+=(squid-openssl)
+  [ -x /usr/bin/mitmdump ] || missing+=(mitmproxy)
+  [ -x /usr/bin/stunnel4 ] || missing+=(stunnel4)
+  command -v tc >/dev/null 2>&1 || missing+=(iproute2)
 fi
 
 if ! command -v dotnet >/dev/null 2>&1; then

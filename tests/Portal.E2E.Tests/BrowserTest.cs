@@ -22,6 +22,9 @@ public abstract class BrowserTest(string name, Dictionary<string, string>? envir
         Browser = await Chromium.LaunchAsync(_playwright, BrowserArguments);
     }
 
+    /// <summary>Starts another Chromium with its own arguments (a lab browser behind a proxy); the caller disposes it.</summary>
+    protected Task<IBrowser> LaunchBrowserAsync(params string[] arguments) => Chromium.LaunchAsync(_playwright, arguments);
+
     /// <summary>Extra command-line arguments for Chromium.</summary>
     protected virtual string[] BrowserArguments => [];
 
