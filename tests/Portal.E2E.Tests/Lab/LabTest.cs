@@ -58,18 +58,18 @@ public abstract class LabTest(string name, Dictionary<string, string>? environme
     }
 
     /// <summary>
-    /// Waits until the customer run's findings are exactly <paramref name="expected"/> (they are evaluated just after
+    /// Waits until the customer run's (or the probe run's) findings are exactly <paramref name="expected"/> (they are evaluated just after
     /// ingest), records the scenario's row in the results table either way, and fails with what was found instead.
     /// </summary>
     protected async Task<LabRun> ExpectFindingsAsync(
-        string scenario, string path, (Guid SessionId, IPage Page) customer, string[] expected, Func<LabRun, string>? figures = null, TimeSpan? within = null)
+        string scenario, string path, (Guid SessionId, IPage? Page) customer, string[] expected, Func<LabRun, string>? figures = null, TimeSpan? within = null, bool probeRun = false)
     {
         var sessionId = customer.SessionId;
         var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(20));
         LabRun run;
         while (true)
         {
-            run = await ReadRunAsync(sessionId);
+            run = await ReadRunAsync(sessionId, probeRun);
             if (run.Findings.Order(StringComparer.Ordinal).SequenceEqual(expected.Order(StringComparer.Ordinal)) || DateTime.UtcNow > deadline)
             {
                 break;
@@ -82,12 +82,12 @@ public abstract class LabTest(string name, Dictionary<string, string>? environme
         var measured = figures is null ? "" : figures(run);
         LabResults.Record(scenario, path, expected, run.Findings, measured, ok);
         ok.ShouldBeTrue($"{scenario} ({path}): expected [{string.Join(", ", expected)}], the portal found [{string.Join(", ", run.Findings)}]. "
-            + $"The customer's page said:\n{await customer.Page.Locator("#steps").InnerTextAsync()}\nThe portal stored:\n"
+            + (customer.Page is null ? "" : $"The customer's page said:\n{await customer.Page.Locator("#steps").InnerTextAsync()}\n") + "The portal stored:\n"
             + string.Join('\n', run.Results.Select(r => $"{r.GetProperty("step")} {r.GetProperty("status")} via {r.GetProperty("transport")}: {r.GetProperty("metrics")} {r.GetProperty("detail")}")));
         return run;
     }
 
-    /// <summary>The session's customer run (the one whose results came from a browser), with its findings.</summary>
+    /// <summary>The session's customer run (the one whose results came from a browser) or probe run, with its findings.</summary>
     protected async Task<LabRun> ReadRunAsync(Guid sessionId, bool probeRun = false)
     {
         using var api = Portal.CreateClient();
