@@ -13,6 +13,10 @@ status=0
 dotnet test Portal.sln -c Release --no-build -nologo -m:1 2>&1 | tee -a "$log" || status=$?
 passed=$(( $(grep -oE 'Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}') + $(grep -oE '^# pass [0-9]+' "$log" | awk '{s+=$3} END {print s+0}') ))
 failed=$(( $(grep -oE 'Failed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}') + $(grep -oE '^# fail [0-9]+' "$log" | awk '{s+=$3} END {print s+0}') ))
+skipped=$(grep -oE 'Skipped: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
 rm -f "$log"
-echo "Tests: ${passed} passed, ${failed} failed"
+echo "Tests: ${passed} passed, ${failed} failed, ${skipped} skipped"
+if [ "$skipped" -gt 0 ]; then
+  echo "Skipped tests need what this machine lacks; the lab's reasons are in docs/lab-results.md."
+fi
 exit "$status"

@@ -25,6 +25,9 @@ public abstract class BrowserTest(string name, Dictionary<string, string>? envir
     /// <summary>Starts another Chromium with its own arguments (a lab browser behind a proxy); the caller disposes it.</summary>
     protected Task<IBrowser> LaunchBrowserAsync(params string[] arguments) => Chromium.LaunchAsync(_playwright, arguments);
 
+    /// <summary>Starts another Chromium through a wrapper program (a lab browser inside a network namespace).</summary>
+    protected Task<IBrowser> LaunchBrowserThroughAsync(string executablePath, params string[] arguments) => Chromium.LaunchAsync(_playwright, executablePath, arguments);
+
     /// <summary>Extra command-line arguments for Chromium.</summary>
     protected virtual string[] BrowserArguments => [];
 

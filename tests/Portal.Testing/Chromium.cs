@@ -9,7 +9,11 @@ public static class Chromium
     public const string ExecutablePath = "/usr/bin/chromium";
 
     /// <summary>Starts a headless Chromium.</summary>
-    public static async Task<IBrowser> LaunchAsync(IPlaywright playwright, params string[] extraArguments)
+    public static Task<IBrowser> LaunchAsync(IPlaywright playwright, params string[] extraArguments) =>
+        LaunchAsync(playwright, ExecutablePath, extraArguments);
+
+    /// <summary>Starts a headless Chromium through a wrapper (e.g. one that runs it inside a network namespace).</summary>
+    public static async Task<IBrowser> LaunchAsync(IPlaywright playwright, string executablePath, params string[] extraArguments)
     {
         ArgumentNullException.ThrowIfNull(playwright);
         if (!File.Exists(ExecutablePath))
@@ -19,7 +23,7 @@ public static class Chromium
 
         return await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
-            ExecutablePath = ExecutablePath,
+            ExecutablePath = executablePath,
             Headless = true,
             Args =
             [

@@ -22,9 +22,17 @@ public static class LabResults
     public static string FilePath => Path.Combine(RepositoryRoot, "docs", "lab-results.md");
 
     /// <summary>Records a scenario's row and rewrites the table.</summary>
-    public static void Record(string scenario, string path, IEnumerable<string> expected, IEnumerable<string> reported, string measured, bool ok)
+    public static void Record(string scenario, string path, IEnumerable<string> expected, IEnumerable<string> reported, string measured, bool ok) =>
+        Write(scenario, $"| {scenario} | {Cell(path)} | {Codes(expected)} | {Codes(reported)} | {Cell(measured)} | {(ok ? "✓" : "✗ differs")} | {Now()} |");
+
+    /// <summary>Records that a scenario could not run on this machine, and why.</summary>
+    public static void Skipped(string scenario, string path, IEnumerable<string> expected, string reason) =>
+        Write(scenario, $"| {scenario} | {Cell(path)} | {Codes(expected)} | – | {Cell(reason)} | skipped here | {Now()} |");
+
+    private static string Now() => DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) + " UTC";
+
+    private static void Write(string scenario, string row)
     {
-        var row = $"| {scenario} | {Cell(path)} | {Codes(expected)} | {Codes(reported)} | {Cell(measured)} | {(ok ? "✓" : "✗ differs")} | {DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC |";
         lock (s_gate)
         {
             s_rows[scenario] = row;

@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+
+namespace Portal.E2E.Tests.Lab;
+
+/// <summary>
+/// A network namespace joined to the host by a veth pair (<c>10.231.N.1</c> on the host, <c>10.231.N.2</c> inside),
+/// with traffic shaping on both ends: <c>tbf</c> for a rate, <c>netem</c> for delay and loss. Chromium runs inside it
+/// through a wrapper script; the portal listens on the host side. Needs root (CAP_NET_ADMIN) and iproute2.
+/// </summary>
+public sealed class NetworkNamespace : IAsyncDisposable
+{
+    private static readonly Lazy<string?> s_unavailable = new(() => Probe(netem: false));
+    private static readonly Lazy<string?> s_noNetem = new(() => Probe(netem: true));
+
+    private NetworkNamespace(string name, int subnet)
+    {
+        Name = name;
+        HostAddress = $"10.231.{subnet}.1";
+        GuestAddress = $"10.231.{subnet}.2";
+        HostDevice = "plh" + name[^6..];
+        GuestDevice = "plg" + name[^6..];
+        Wrapper = Path.Combine(Path.GetTempPath(), $"{name}-chromium.sh");
+    }
+
+    /// <summary>Why namespaces cannot be used here, in one line; null when they can.</summary>
+    public static string? Unavailable => s_unavailable.Value;
+
+    /// <summary>Why <c>netem</c> cannot be used here, in one line; null when it can.</summary>
+    public static string? NetemUnavailable => Unavailable ?? s_noNetem.Value;
+
+    /// <summary>The namespace's name.</summary>
+    public string Name { get; }
+
+    /// <summary>The host side's address: what the browser inside connects to.</summary>
+    public string HostAddress { get; }
+
+    /// <summary>The browser's address inside the namespace.</summary>
+    public string GuestAddress { get; }
+
+    /// <summary>A script that runs Chromium inside the namespace (Playwright's executable path).</summary>
+    public string Wrapper { get; }
+
+    private string HostDevice { get; }
+
+    private string GuestDevice { get; }
+
+    /// <summary>Creates the namespace and its link.</summary>
+    public static async Task<NetworkNamespace> CreateAsync()
+    {
+        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3));
+        var ns = new NetworkNamespace("portal-lab-" + suffix, RandomNumberGenerator.GetInt32(1, 250));
+        await Ip("netns", "add", ns.Name);
+        await Ip("link", "add", ns.HostDevice, "type", "veth", "peer", "name", ns.GuestDevice);
+        await Ip("link", "set", ns.GuestDevice, "netns", ns.Name);
+        await Ip("addr", "add", ns.HostAddress + "/30", "dev", ns.HostDevice);
+        await Ip("link", "set", ns.HostDevice, "up");
+        await Ip("netns", "exec", ns.Name, "ip", "addr", "add", ns.GuestAddress + "/30", "dev", ns.GuestDevice);
+        await Ip("netns", "exec", ns.Name, "ip", "link", "set", ns.GuestDevice, "up");
+        await Ip("netns", "exec", ns.Name, "ip", "link", "set", "lo", "up");
+        await File.WriteAllTextAsync(ns.Wrapper, $"#!/bin/sh\nexec ip netns exec {ns.Name} /usr/bin/chromium \"$@\"\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(ns.Wrapper, (UnixFileMode)0x1ED);
+        }
+
+        return ns;
+    }
+
+    /// <summary>Limits both directions to a rate with a token bucket (tbf).</summary>
+    public async Task LimitRateAsync(double mbit)
+    {
+        var rate = mbit.ToString("0.###", CultureInfo.InvariantCulture) + "mbit";
+        await Ip("netns", "exec", Name, "tc", "qdisc", "add", "dev", GuestDevice, "root", "tbf", "rate", rate, "burst", "32kb", "latency", "400ms");
+        await Tc("qdisc", "add", "dev", HostDevice, "root", "tbf", "rate", rate, "burst", "32kb", "latency", "400ms");
+    }
+
+    /// <summary>Delays each direction by half the round trip, with jitter, with netem.</summary>
+    public async Task DelayAsync(int roundTripMs, int jitterMs)
+    {
+        var half = (roundTripMs / 2).ToString(CultureInfo.InvariantCulture) + "ms";
+        var jitter = (jitterMs / 2).ToString(CultureInfo.InvariantCulture) + "ms";
+        await Ip("netns", "exec", Name, "tc", "qdisc", "add", "dev", GuestDevice, "root", "netem", "delay", half, jitter);
+        await Tc("qdisc", "add", "dev", HostDevice, "root", "netem", "delay", half, jitter);
+    }
+
+    /// <summary>Removes the namespace (and with it the link) and the wrapper.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await Ip("netns", "del", Name);
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+
+        File.Delete(Wrapper);
+    }
+
+    private static string? Probe(bool netem)
+    {
+        try
+        {
+            var ns = CreateAsync().GetAwaiter().GetResult();
+            try
+            {
+                if (netem)
+                {
+                    ns.DelayAsync(2, 0).GetAwaiter().GetResult();
+                }
+            }
+            finally
+            {
+                ns.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+
+            return null;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            // "ip … : Error: Specified qdisc kind is unknown." → the kernel's own words.
+            var reason = ex.Message[(ex.Message.LastIndexOf(": ", StringComparison.Ordinal) + 2)..].Trim().TrimEnd('.');
+            return netem
+                ? $"tc netem is not available in this kernel ({reason}); it needs the sch_netem module."
+                : $"network namespaces are not available here ({reason}); they need root with CAP_NET_ADMIN and iproute2.";
+        }
+    }
+
+    private static Task Ip(params string[] arguments) => Run("ip", arguments);
+
+    private static Task Tc(params string[] arguments) => Run("tc", arguments);
+
+    private static async Task Run(string program, string[] arguments)
+    {
+        var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(info)!;
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)}: {(await errors).Trim()}");
+        }
+    }
+}
