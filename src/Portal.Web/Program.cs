@@ -1,3 +1,4 @@
+using Portal.Web.Features.Operations;
 using Portal.Data.Embedded;
 using Portal.Data.Migrations;
 using Portal.Web;
@@ -15,6 +16,12 @@ using Portal.Web.Features.Sessions;
 using Radzen;
 
 // Settings and static-asset manifests sit next to the assembly, wherever the portal is started from.
+// `Portal.Web --health-check`: the container's own health probe (the runtime image has no curl).
+if (args is ["--health-check", ..])
+{
+    return await Health.ProbeAsync(Environment.GetEnvironmentVariable("PORTAL_HEALTH_URL") ?? "http://127.0.0.1:8080/health/ready");
+}
+
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
 // Serve Radzen's and the framework's files straight from the build output too, not only from a publish folder.
@@ -57,6 +64,7 @@ builder.Services.AddAdmin(builder.Configuration);
 builder.Services.AddReports();
 builder.Services.AddPortalOpenApi();
 builder.Services.AddSingleton<Portal.Web.Features.Diagnostics.EchoRegistry>();
+builder.Services.AddOperations();
 
 var app = builder.Build();
 
@@ -87,27 +95,14 @@ app.UseStatusCodePages();
 // The echo endpoint is measured by idle-survival tests: no protocol pings of our own may keep a quiet socket alive.
 app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });
 app.UseMiddleware<OriginCheck>();
-// Event streams (the customer hub's Server-Sent Events transport, /diag/sse) must not wait in a reverse proxy's
-// buffer: nginx honours this header. Proxies that ignore it show up in the battery as sse-buffered.
-app.Use((context, next) =>
-{
-    context.Response.OnStarting(() =>
-    {
-        if (context.Response.ContentType?.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase) == true)
-        {
-            context.Response.Headers["X-Accel-Buffering"] = "no";
-        }
-
-        return Task.CompletedTask;
-    });
-    return next(context);
-});
+app.UseMiddleware<Portal.Web.Features.Operations.ResponseHeaders>();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseAntiforgery();
 
 app.MapStaticAssets();
-app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+// The console may not be framed by anyone, itself included (Blazor's default is 'self').
+app.MapRazorComponents<App>().AddInteractiveServerRenderMode(o => o.ContentSecurityFrameAncestorsPolicy = "'none'");
 app.MapAccounts();
 app.MapCustomerLink();
 app.MapIngest();
@@ -118,6 +113,7 @@ app.MapProbesApi();
 app.MapReports();
 app.MapAdminApi();
 app.MapOpenApi();
+app.MapOperations();
 
 await app.RunAsync();
 return 0;

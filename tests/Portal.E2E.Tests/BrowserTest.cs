@@ -51,10 +51,10 @@ public abstract class BrowserTest(string name, Dictionary<string, string>? envir
     }
 
     /// <summary>Logs the bootstrap admin in, in a fresh browser context, and waits for the interactive console.</summary>
-    protected async Task<IPage> LogInAsync()
+    protected async Task<IPage> LogInAsync(Uri? through = null)
     {
         var page = await (await Browser.NewContextAsync()).NewPageAsync();
-        await page.GotoAsync(new Uri(Portal.BaseAddress, "/account/login").ToString());
+        await page.GotoAsync(new Uri(through ?? Portal.BaseAddress, "/account/login").ToString());
         await page.Locator("#email").FillAsync(PortalProcess.AdminEmail);
         await page.Locator("#password").FillAsync(PortalProcess.AdminPassword);
         await page.GetByRole(AriaRole.Button, new() { Name = "Log in" }).ClickAsync();

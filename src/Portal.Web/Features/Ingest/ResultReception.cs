@@ -13,7 +13,7 @@ public readonly record struct Reception(IngestAck? Ack, string? Problem, IDictio
 /// Validation in front of <see cref="RunIngest"/>, shared by every way a result arrives, so the hub, the HTTP
 /// fallback and beacons accept and refuse exactly the same things.
 /// </summary>
-public sealed class ResultReception(RunIngest ingest)
+public sealed class ResultReception(RunIngest ingest, Operations.PortalMetrics metrics)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -36,6 +36,16 @@ public sealed class ResultReception(RunIngest ingest)
         }
 
         var outcome = await ingest.IngestAsync(sessionId, result, source, transport, userAgent, cancellationToken);
+        if (outcome == IngestOutcome.Stored)
+        {
+            metrics.ResultStored(transport);
+            if (result.Step == KnownSteps.ServerConnection)
+            {
+                // A run's first message is the portal's observation of its connection: the run starts here.
+                metrics.RunStarted();
+            }
+        }
+
         return outcome == IngestOutcome.ForeignRun
             ? new(null, "The run belongs to another session.")
             : new(new IngestAck(result.Id, outcome == IngestOutcome.Stored, transport), null);
@@ -55,6 +65,11 @@ public sealed class ResultReception(RunIngest ingest)
         }
 
         var outcome = await ingest.CompleteAsync(sessionId, runId, verdict, userAgent, cancellationToken);
+        if (outcome == IngestOutcome.Stored)
+        {
+            metrics.RunCompleted();
+        }
+
         return outcome == IngestOutcome.ForeignRun
             ? new(null, "The run belongs to another session.")
             : new(new IngestAck(runId, outcome == IngestOutcome.Stored, transport), null);

@@ -13,7 +13,7 @@ namespace Portal.Web.Features.Ingest;
 /// customer's network lets through.
 /// </summary>
 [Authorize(Policy = Policies.Customer)]
-public sealed class RunHub(ResultReception reception, ConnectionObserver observer, Probes.ProbeService probes, TimeProvider time) : Hub
+public sealed class RunHub(ResultReception reception, ConnectionObserver observer, Probes.ProbeService probes, Operations.PortalMetrics metrics, TimeProvider time) : Hub
 {
     /// <summary>The hub's path.</summary>
     public const string Path = "/hubs/run";
@@ -24,8 +24,16 @@ public sealed class RunHub(ResultReception reception, ConnectionObserver observe
     /// <summary>Called when a new connection is established with the hub: the page joins its session's group, so <b>Run again</b> reaches it.</summary>
     public override async Task OnConnectedAsync()
     {
+        metrics.Connection(Transport, +1);
         await Groups.AddToGroupAsync(Context.ConnectionId, Group(Session), Context.ConnectionAborted);
         await base.OnConnectedAsync();
+    }
+
+    /// <summary>Called when a connection ends, whichever side ended it.</summary>
+    public override Task OnDisconnectedAsync(Exception? exception)
+    {
+        metrics.Connection(Transport, -1);
+        return base.OnDisconnectedAsync(exception);
     }
 
     /// <summary>Answers with the server's clock; used by the transport step to prove a round trip.</summary>
