@@ -62,4 +62,10 @@ public sealed class LimitOptions
 {
     /// <summary>How many messages one link may send per minute, hub and HTTP together; beyond it, refusals (429 over HTTP).</summary>
     public int MessagesPerMinutePerLink { get; set; } = 300;
+
+    /// <summary>How many unknown link tokens one client address may try within <see cref="LinkMissWindow"/> before it gets 429.</summary>
+    public int LinkMissesPerAddress { get; set; } = 10;
+
+    /// <summary>The window of <see cref="LinkMissesPerAddress"/>; a blocked address waits for it to end.</summary>
+    public TimeSpan LinkMissWindow { get; set; } = TimeSpan.FromMinutes(10);
 }

@@ -96,6 +96,7 @@ app.UseStatusCodePages();
 app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });
 app.UseMiddleware<OriginCheck>();
 app.UseMiddleware<Portal.Web.Features.Operations.ResponseHeaders>();
+app.UseMiddleware<LinkGuard>();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseAntiforgery();

@@ -154,6 +154,10 @@ public sealed class ReverseProxyLabTests() : LabTest("lab-reverse", Environment)
 
         var run = await ExpectFindingsAsync("10a", "direct, plain HTTP (whole battery)", customer, ["all-clear"], CleanFigures);
         run.Transport.ShouldBe("websockets");
+        // A whole battery (hub over WebSockets with access_token in its URL, beacons, every diag endpoint) and the
+        // portal logged the link's token nowhere.
+        var token = new Uri(customer.Page.Url).Segments[^1];
+        Portal.Output.Where(line => line.Contains(token, StringComparison.Ordinal)).ShouldBeEmpty();
     }
 
     private static Uri Proxy(int port) => new($"http://127.0.0.1:{port}");

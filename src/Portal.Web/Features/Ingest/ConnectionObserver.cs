@@ -33,13 +33,7 @@ public sealed class ConnectionObserver(IOptionsMonitor<PortalOptions> options, T
         var proxyHeaders = ProxyHeaders
             .Where(h => request.Headers.ContainsKey(h))
             .ToDictionary(h => h, h => request.Headers[h].ToString(), StringComparer.Ordinal);
-        var forwardedFor = request.Headers["X-Forwarded-For"].ToString();
-        // The client is the last address a trusted proxy did not add; when every one is trusted (a customer on the
-        // proxy's own network), it is the first.
-        var forwarded = forwardedFor.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        var clientAddress = trusted && forwarded.Length > 0
-            ? forwarded.LastOrDefault(a => !IPAddress.TryParse(a, out var ip) || !IsTrusted(ip)) ?? forwarded[0]
-            : remote?.ToString();
+        var clientAddress = ClientAddressOf(context);
         // Headers our own trusted proxies add are theirs, not the customer's network's.
         var foreign = trusted ? proxyHeaders.Keys.Where(h => h is not ("X-Forwarded-For" or "X-Forwarded-Proto" or "X-Forwarded-Host" or "X-Forwarded-Port" or "X-Real-IP")).ToList() : [.. proxyHeaders.Keys];
         var tls = context.Features.Get<ITlsHandshakeFeature>();
@@ -97,6 +91,20 @@ public sealed class ConnectionObserver(IOptionsMonitor<PortalOptions> options, T
         return new ResultSubmission(
             id, runId, KnownSteps.ServerConnection, findings.Count > 0 ? ResultStatus.Warn : ResultStatus.Pass,
             JsonSerializer.SerializeToElement(metrics), JsonSerializer.SerializeToElement(detail), time.GetUtcNow());
+    }
+
+    /// <summary>
+    /// The customer's address: the peer's, or behind a trusted proxy the last <c>X-Forwarded-For</c> address a trusted
+    /// proxy did not add (the first one when every one is trusted: a customer on the proxy's own network).
+    /// </summary>
+    public string? ClientAddressOf(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var remote = context.Connection.RemoteIpAddress;
+        var forwarded = context.Request.Headers["X-Forwarded-For"].ToString().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        return remote is not null && IsTrusted(remote) && forwarded.Length > 0
+            ? forwarded.LastOrDefault(a => !IPAddress.TryParse(a, out var ip) || !IsTrusted(ip)) ?? forwarded[0]
+            : remote?.ToString();
     }
 
     private bool IsTrusted(IPAddress address)
