@@ -17,17 +17,8 @@ public sealed class ScaleOutTests() : BrowserTest("scale-a")
     {
         await using var second = await PortalProcess.StartAsync("scale-b", connectionString: Portal.ConnectionString);
         var port = PortalProcess.FreePort();
-        var config = (await File.ReadAllTextAsync(Path.Combine(LabResults.RepositoryRoot, "docker", "haproxy.cfg")))
-            .Replace("bind :8080", $"bind 127.0.0.1:{port}", StringComparison.Ordinal)
-            .Replace("portal1:8080", $"127.0.0.1:{Portal.BaseAddress.Port}", StringComparison.Ordinal)
-            .Replace("portal2:8080", $"127.0.0.1:{second.BaseAddress.Port}", StringComparison.Ordinal)
-            .Replace("check cookie", "check inter 1s cookie", StringComparison.Ordinal)
-            // Production's 20,000 connections need a higher open-file limit than a test process has.
-            .Replace("maxconn 20000", "maxconn 2000", StringComparison.Ordinal);
-        await using var haproxy = await LabProcess.StartAsync("haproxy", config, ["-f", "{config}", "-db"], port);
+        await using var haproxy = await StartHAProxyAsync(port, second);
         var front = new Uri($"http://127.0.0.1:{port}");
-        // Both instances healthy in HAProxy's eyes before the browsers arrive.
-        await Task.Delay(TimeSpan.FromSeconds(2));
 
         var engineer = await LogInAsync(front);
         var engineerInstance = (await engineer.Context.CookiesAsync([front.ToString()])).Single(c => c.Name == "PORTAL_INSTANCE").Value;
@@ -53,6 +44,58 @@ public sealed class ScaleOutTests() : BrowserTest("scale-a")
         var engineerPortal = customerInstance == "p1" ? second : Portal;
         Stored(await MetricsAsync(customerPortal)).ShouldBeGreaterThan(0);
         Stored(await MetricsAsync(engineerPortal)).ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task InstanceKilledMidRun_PageMovesToTheOtherNothingLostNothingTwice()
+    {
+        var second = await PortalProcess.StartAsync("scale-c", connectionString: Portal.ConnectionString);
+        try
+        {
+            var port = PortalProcess.FreePort();
+            await using var haproxy = await StartHAProxyAsync(port, second);
+            var front = new Uri($"http://127.0.0.1:{port}");
+            var (session, link) = await CreateSessionAsync("Instance dies", idleSeconds: 8);
+            var context = await Browser.NewContextAsync();
+            // The customer is on the second instance ("p2"), which dies during the idle step.
+            await context.AddCookiesAsync([new Cookie { Name = "PORTAL_INSTANCE", Value = "p2", Url = front.ToString() }]);
+            var customer = await context.NewPageAsync();
+            await customer.GotoAsync(new Uri(front, new Uri(link).PathAndQuery).ToString() + "?steps=http.ping,ws.echo,ws.idle,sse");
+            await customer.GetByRole(AriaRole.Button, new() { Name = "Run test" }).ClickAsync();
+            await customer.Locator("li[data-step='ws.echo']").WaitForAsync(new() { Timeout = 20_000 });
+
+            await second.KillAsync();
+            await customer.Locator("body[data-state=done]").WaitForAsync(new() { Timeout = 60_000 });
+
+            // Everything the page made is stored exactly once, and the run completed, all through the surviving instance.
+            await Eventually.TrueAsync(
+                async () => (await QueryAsync("SELECT status FROM runs WHERE session_id = $1", r => r.GetString(0), session)).SequenceEqual(["completed"]),
+                "the run to be completed", TimeSpan.FromSeconds(30));
+            var steps = await QueryAsync("SELECT step FROM results WHERE session_id = $1 AND source = 'client' ORDER BY step", r => r.GetString(0), session);
+            steps.ShouldBe(["http.ping", "sse", "ws.echo", "ws.idle"]);
+            var pageIds = await customer.Locator("li[data-result-id]").EvaluateAllAsync<string[]>("items => items.map(i => i.dataset.resultId)");
+            var storedIds = await QueryAsync("SELECT id::text FROM results WHERE session_id = $1 AND source = 'client'", r => r.GetString(0), session);
+            storedIds.Order(StringComparer.Ordinal).ShouldBe(pageIds.Order(StringComparer.Ordinal));
+        }
+        finally
+        {
+            await second.DisposeAsync();
+        }
+    }
+
+    private async Task<LabProcess> StartHAProxyAsync(int port, PortalProcess second)
+    {
+        var config = (await File.ReadAllTextAsync(Path.Combine(LabResults.RepositoryRoot, "docker", "haproxy.cfg")))
+            .Replace("bind :8080", $"bind 127.0.0.1:{port}", StringComparison.Ordinal)
+            .Replace("portal1:8080", $"127.0.0.1:{Portal.BaseAddress.Port}", StringComparison.Ordinal)
+            .Replace("portal2:8080", $"127.0.0.1:{second.BaseAddress.Port}", StringComparison.Ordinal)
+            .Replace("check cookie", "check inter 1s cookie", StringComparison.Ordinal)
+            // Production's 20,000 connections need a higher open-file limit than a test process has.
+            .Replace("maxconn 20000", "maxconn 2000", StringComparison.Ordinal);
+        var haproxy = await LabProcess.StartAsync("haproxy", config, ["-f", "{config}", "-db"], port);
+        // Both instances healthy in HAProxy's eyes before the browsers arrive.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        return haproxy;
     }
 
     private static async Task<string> MetricsAsync(PortalProcess portal)

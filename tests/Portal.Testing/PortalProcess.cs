@@ -128,6 +128,16 @@ public sealed partial class PortalProcess : IAsyncDisposable
         return client;
     }
 
+    /// <summary>Kills the portal at once (SIGKILL), as a crashed machine would stop it: no graceful shutdown.</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+    }
+
     /// <summary>Stops the portal the way an operator would (SIGTERM), and waits for it.</summary>
     public async ValueTask DisposeAsync()
     {
