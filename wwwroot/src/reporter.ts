@@ -93,8 +93,31 @@ export class Reporter {
   get pending(): number { return this.outbox.size; }
 
   flush(): Promise<void> {
-    this.flushing ??= this.drain().finally(() => { this.flushing = null; });
+    this.flushing ??= this.drain().finally(() => {
+      this.flushing = null;
+      this.retryLater();
+    });
     return this.flushing;
+  }
+
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private retryDelayMs = 1_000;
+
+  /**
+   * Something is still waiting (the portal or its database was away): try again on a timer, 1 s doubling to 30 s,
+   * so a run that ended during an outage still arrives without the customer doing anything.
+   */
+  private retryLater(): void {
+    if (this.outbox.size === 0) {
+      this.retryDelayMs = 1_000;
+      return;
+    }
+    if (this.retryTimer !== null) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.flush();
+    }, this.retryDelayMs);
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, 30_000);
   }
 
   private async drain(): Promise<void> {
