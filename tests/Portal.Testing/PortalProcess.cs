@@ -128,6 +128,8 @@ public sealed partial class PortalProcess : IAsyncDisposable
         return client;
     }
 
+    private int _disposed;
+
     /// <summary>Kills the portal at once (SIGKILL), as a crashed machine would stop it: no graceful shutdown.</summary>
     public async Task KillAsync()
     {
@@ -138,9 +140,14 @@ public sealed partial class PortalProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops the portal the way an operator would (SIGTERM), and waits for it.</summary>
+    /// <summary>Stops the portal the way an operator would (SIGTERM), and waits for it; once.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         if (!_process.HasExited)
         {
             using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
