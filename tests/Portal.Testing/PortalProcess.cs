@@ -130,6 +130,9 @@ public sealed partial class PortalProcess : IAsyncDisposable
 
     private int _disposed;
 
+    /// <summary>The portal's process id (for reading its memory and CPU time).</summary>
+    public int ProcessId => _process.Id;
+
     /// <summary>Kills the portal at once (SIGKILL), as a crashed machine would stop it: no graceful shutdown.</summary>
     public async Task KillAsync()
     {
