@@ -41,6 +41,11 @@ public sealed class CustomerLinkAuthenticationHandler(
         var (state, session) = await CustomerLinks.ResolveAsync(db, token, TimeProvider.GetUtcNow(), Context.RequestAborted);
         if (state != LinkState.Valid || session is null)
         {
+            if (state == LinkState.Unknown)
+            {
+                Context.Items[LinkGuard.UnknownTokenKey] = true;
+            }
+
             return AuthenticateResult.Fail(state == LinkState.Expired ? "The link has expired." : "Unknown link.");
         }
 

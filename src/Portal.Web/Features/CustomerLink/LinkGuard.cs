@@ -7,13 +7,20 @@ namespace Portal.Web.Features.CustomerLink;
 
 /// <summary>
 /// Slows down anyone guessing capability links: every request with a link token that is not known (the customer
-/// page and share page answering 404, the customer API and hub answering 401) costs the client address a permit;
+/// page and share page answering 404, the customer API and hub refusing a token that names no session) costs the
+/// client address a permit;
 /// once <see cref="LimitOptions.LinkMissesPerAddress"/> are spent within the window, every link request from that
 /// address gets 429 until the window ends. Expired links (410) are real links and cost nothing. Behind trusted
 /// proxies the address is the customer's, not the proxy's, so one guesser cannot lock out a whole office.
 /// </summary>
 public sealed partial class LinkGuard(RequestDelegate next, IOptionsMonitor<PortalOptions> options, ConnectionObserver observer, ILogger<LinkGuard> logger)
 {
+    /// <summary>
+    /// Set in <see cref="HttpContext.Items"/> by the customer-link authentication when a token names no session at
+    /// all; its 401 does not say whether the link was unknown or only expired, and an expired link is no guess.
+    /// </summary>
+    public static readonly object UnknownTokenKey = new();
+
     private readonly PartitionedRateLimiter<string> _misses = PartitionedRateLimiter.Create<string, string>(address =>
         RateLimitPartition.GetFixedWindowLimiter(address, _ => new FixedWindowRateLimiterOptions
         {
@@ -50,7 +57,10 @@ public sealed partial class LinkGuard(RequestDelegate next, IOptionsMonitor<Port
         }
 
         await next(context);
-        if (context.Response.StatusCode == missStatus)
+        var missed = missStatus == StatusCodes.Status404NotFound
+            ? context.Response.StatusCode == missStatus
+            : context.Response.StatusCode == missStatus && context.Items.ContainsKey(UnknownTokenKey);
+        if (missed)
         {
             using var lease = _misses.AttemptAcquire(address);
         }

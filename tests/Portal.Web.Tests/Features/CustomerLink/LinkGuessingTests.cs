@@ -59,6 +59,28 @@ public sealed class LinkGuessingTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task RevokedLinkStillRetrying_NotCountedAsGuessesNewLinkStillOpens()
+    {
+        // A customer's old page keeps retrying with a link the engineer revoked; the new link must still open.
+        using var api = _portal.CreateClient();
+        using var created = await api.PostAsJsonAsync("/api/v1/sessions", new { customerName = "Old link" });
+        var body = await created.Content.ReadFromJsonAsync<JsonElement>();
+        var old = new Uri(body.GetProperty("customerUrl").GetString()!).Segments[^1];
+        (await api.PostAsync($"/api/v1/sessions/{body.GetProperty("id").GetGuid()}/revoke-link", null)).EnsureSuccessStatusCode();
+        using var again = await api.PostAsJsonAsync("/api/v1/sessions", new { customerName = "New link" });
+        var fresh = new Uri((await again.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerUrl").GetString()!).Segments[^1];
+        using var client = _portal.CreateClient(withApiKey: false);
+
+        for (var i = 0; i < 5; i++)
+        {
+            (await SendAsync(client, HttpMethod.Post, $"/api/runs/{old}/results", "192.0.2.77")).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+        }
+
+        (await SendAsync(client, HttpMethod.Get, $"/t/{old}", "192.0.2.77")).StatusCode.ShouldBe(HttpStatusCode.Gone);
+        (await SendAsync(client, HttpMethod.Get, $"/t/{fresh}", "192.0.2.77")).StatusCode.ShouldBe(HttpStatusCode.OK);
+    }
+
     private static async Task<HttpResponseMessage> SendAsync(HttpClient client, HttpMethod method, string path, string address)
     {
         using var request = new HttpRequestMessage(method, path);
