@@ -67,6 +67,32 @@ public abstract class BrowserTest(string name, Dictionary<string, string>? envir
     protected static Task WaitInteractiveAsync(IPage page) =>
         page.Locator("[data-interactive=true]").WaitForAsync(new() { Timeout = 15_000 });
 
+    /// <summary>How many messages wait, unacknowledged, in the customer page's outbox.</summary>
+    protected static Task<int> OutboxSizeAsync(IPage page) => page.EvaluateAsync<int>(
+        "() => Object.keys(localStorage).filter(k => k.startsWith('portal.outbox.')).map(k => JSON.parse(localStorage.getItem(k)).length).reduce((a, b) => a + b, 0)");
+
+    /// <summary>The ids of the results the customer page shows.</summary>
+    protected static async Task<HashSet<Guid>> PageResultIdsAsync(IPage page) =>
+        [.. (await page.Locator("#steps li").EvaluateAllAsync<string[]>("items => items.map(i => i.dataset.resultId)")).Select(Guid.Parse)];
+
+    /// <summary>The ids of a session's stored results (of one source, or all when null).</summary>
+    protected async Task<HashSet<Guid>> StoredIdsAsync(Guid session, string? source) =>
+        [.. await QueryAsync("SELECT id FROM results WHERE session_id = $1 AND ($2 = '' OR source = $2)", r => r.GetGuid(0), session, source ?? "")];
+
+    /// <summary>
+    /// After a fault: waits until the session's one run has arrived completed, then checks that PostgreSQL holds
+    /// exactly the results the page made (ids are keys, so none twice), <paramref name="steps"/> of them.
+    /// </summary>
+    protected async Task ExpectRunStoredOnceAsync(Guid session, IPage page, int steps, TimeSpan within)
+    {
+        await Eventually.TrueAsync(
+            async () => (await QueryAsync("SELECT status FROM runs WHERE session_id = $1", r => r.GetString(0), session)).SequenceEqual(["completed"]),
+            "the run to arrive completed", within);
+        var pageIds = await PageResultIdsAsync(page);
+        pageIds.Count.ShouldBe(steps);
+        (await StoredIdsAsync(session, "client")).SetEquals(pageIds).ShouldBeTrue("PostgreSQL holds exactly the page's results");
+    }
+
     /// <summary>Reads rows from the portal's database.</summary>
     protected async Task<List<T>> QueryAsync<T>(string sql, Func<NpgsqlDataReader, T> read, params object[] parameters)
     {

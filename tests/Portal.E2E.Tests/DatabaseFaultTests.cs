@@ -1,5 +1,4 @@
 using Microsoft.Playwright;
-using Npgsql;
 using Portal.Testing;
 
 namespace Portal.E2E.Tests;
@@ -19,9 +18,8 @@ public sealed class DatabaseFaultTests() : BrowserTest("dbfault")
         await customer.GotoAsync(link + "?steps=http.ping,ws.echo,ws.close,ws.idle,sse,longpoll");
         await customer.GetByRole(AriaRole.Button, new() { Name = "Run test" }).ClickAsync();
         await customer.Locator("li[data-step='ws.echo']").WaitForAsync(new() { Timeout = 20_000 });
-        var database = new NpgsqlConnectionStringBuilder(Portal.ConnectionString).Database!;
 
-        await AdminAsync($"ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS false", $"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'");
+        await PostgresServer.RefuseConnectionsAsync(Portal.ConnectionString);
         try
         {
             // The outage lasts through the end of the run: its last results and its completion wait in the page.
@@ -30,17 +28,11 @@ public sealed class DatabaseFaultTests() : BrowserTest("dbfault")
         }
         finally
         {
-            await AdminAsync($"ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS true");
+            await PostgresServer.AllowConnectionsAsync(Portal.ConnectionString);
         }
 
-        await Eventually.TrueAsync(
-            async () => (await QueryAsync("SELECT status FROM runs WHERE session_id = $1", r => r.GetString(0), session)).SequenceEqual(["completed"]),
-            "the run to arrive completed", TimeSpan.FromSeconds(45));
-        var pageIds = await customer.Locator("li[data-result-id]").EvaluateAllAsync<string[]>("items => items.map(i => i.dataset.resultId)");
-        var storedIds = await QueryAsync("SELECT id::text FROM results WHERE session_id = $1 AND source = 'client'", r => r.GetString(0), session);
-        pageIds.Length.ShouldBe(6);
-        storedIds.Order(StringComparer.Ordinal).ShouldBe(pageIds.Order(StringComparer.Ordinal));
-        (await customer.EvaluateAsync<int>("() => Object.keys(localStorage).filter(k => k.startsWith('portal.outbox.')).map(k => JSON.parse(localStorage.getItem(k)).length).reduce((a, b) => a + b, 0)")).ShouldBe(0);
+        await ExpectRunStoredOnceAsync(session, customer, steps: 6, TimeSpan.FromSeconds(45));
+        (await OutboxSizeAsync(customer)).ShouldBe(0);
     }
 
     [Fact]
@@ -63,13 +55,7 @@ public sealed class DatabaseFaultTests() : BrowserTest("dbfault")
             second = await PortalProcess.StartAsync("restart-2", environment, Portal.ConnectionString);
             await customer.Locator("body[data-state=done]").WaitForAsync(new() { Timeout = 60_000 });
 
-            await Eventually.TrueAsync(
-                async () => (await QueryAsync("SELECT status FROM runs WHERE session_id = $1", r => r.GetString(0), session)).SequenceEqual(["completed"]),
-                "the run to arrive completed", TimeSpan.FromSeconds(45));
-            var pageIds = await customer.Locator("li[data-result-id]").EvaluateAllAsync<string[]>("items => items.map(i => i.dataset.resultId)");
-            var storedIds = await QueryAsync("SELECT id::text FROM results WHERE session_id = $1 AND source = 'client'", r => r.GetString(0), session);
-            pageIds.Length.ShouldBe(5);
-            storedIds.Order(StringComparer.Ordinal).ShouldBe(pageIds.Order(StringComparer.Ordinal));
+            await ExpectRunStoredOnceAsync(session, customer, steps: 5, TimeSpan.FromSeconds(45));
             // The page is live again on the new process: the hub reconnected, so Run again from the console reaches it.
             await customer.WaitForFunctionAsync("() => document.body.dataset.transport && document.body.dataset.transport !== 'none'");
         }
@@ -80,17 +66,6 @@ public sealed class DatabaseFaultTests() : BrowserTest("dbfault")
             {
                 await second.DisposeAsync();
             }
-        }
-    }
-
-    private static async Task AdminAsync(params string[] statements)
-    {
-        await using var connection = new NpgsqlConnection(await PostgresServer.AdminConnectionStringAsync());
-        await connection.OpenAsync();
-        foreach (var sql in statements)
-        {
-            await using var command = new NpgsqlCommand(sql, connection);
-            await command.ExecuteNonQueryAsync();
         }
     }
 }

@@ -113,14 +113,5 @@ public sealed class ReporterTests() : BrowserTest("reporter")
         await context.RouteAsync("**/api/runs/**", route => route.AbortAsync());
     }
 
-    private static Task<int> OutboxSizeAsync(IPage page) => page.EvaluateAsync<int>(
-        "() => Object.keys(localStorage).filter(k => k.startsWith('portal.outbox.')).map(k => JSON.parse(localStorage.getItem(k)).length).reduce((a, b) => a + b, 0)");
-
-    private static async Task<HashSet<Guid>> PageResultIdsAsync(IPage page) =>
-        [.. (await page.Locator("#steps li").EvaluateAllAsync<string[]>("items => items.map(i => i.dataset.resultId)")).Select(Guid.Parse)];
-
-    private async Task<HashSet<Guid>> StoredIdsAsync(Guid session, string? source) =>
-        [.. await QueryAsync("SELECT id FROM results WHERE session_id = $1 AND ($2 = '' OR source = $2)", r => r.GetGuid(0), session, source ?? "")];
-
     private async Task<long> CountAsync(string sql, Guid session) => (await QueryAsync(sql, r => r.GetInt64(0), session))[0];
 }

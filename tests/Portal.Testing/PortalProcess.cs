@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Net.Http.Json;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Http.Headers;
@@ -129,6 +131,17 @@ public sealed partial class PortalProcess : IAsyncDisposable
     }
 
     private int _disposed;
+
+    /// <summary>Creates a session through the API (as the bootstrap admin) and returns its id and link token.</summary>
+    public async Task<(Guid Id, string Token, Uri CustomerUrl)> CreateSessionAsync(object? body = null)
+    {
+        using var client = CreateClient();
+        using var response = await client.PostAsJsonAsync("/api/v1/sessions", body ?? new { customerName = "Test customer" });
+        response.EnsureSuccessStatusCode();
+        var json = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var url = new Uri(json.GetProperty("customerUrl").GetString()!);
+        return (json.GetProperty("id").GetGuid(), url.Segments[^1], url);
+    }
 
     /// <summary>The portal's process id (for reading its memory and CPU time).</summary>
     public int ProcessId => _process.Id;

@@ -24,6 +24,33 @@ public static class PostgresServer
         return new NpgsqlConnectionStringBuilder(server.ConnectionString) { Database = "postgres", Pooling = false }.ConnectionString;
     }
 
+    /// <summary>
+    /// Makes a database unreachable, as a PostgreSQL outage would for the portal using it: its connections are cut
+    /// and new ones refused until <see cref="AllowConnectionsAsync"/>. Other tests' databases on the cluster go on.
+    /// </summary>
+    public static Task RefuseConnectionsAsync(string connectionString)
+    {
+        var database = new NpgsqlConnectionStringBuilder(connectionString).Database!;
+        return ExecuteAsAdminAsync(
+            $"ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS false",
+            $"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'");
+    }
+
+    /// <summary>Lets a database refused by <see cref="RefuseConnectionsAsync"/> take connections again.</summary>
+    public static Task AllowConnectionsAsync(string connectionString) =>
+        ExecuteAsAdminAsync($"ALTER DATABASE \"{new NpgsqlConnectionStringBuilder(connectionString).Database}\" ALLOW_CONNECTIONS true");
+
+    private static async Task ExecuteAsAdminAsync(params string[] statements)
+    {
+        await using var connection = new NpgsqlConnection(await AdminConnectionStringAsync());
+        await connection.OpenAsync();
+        foreach (var sql in statements)
+        {
+            await using var command = new NpgsqlCommand(sql, connection);
+            await command.ExecuteNonQueryAsync();
+        }
+    }
+
     /// <summary>Creates an empty database (no schema) and returns its connection string.</summary>
     public static async Task<string> CreateEmptyDatabaseAsync(string prefix) => await CreateAsync(prefix, template: null);
 

@@ -38,6 +38,12 @@ public abstract class LabTest(string name, Dictionary<string, string>? environme
         return text;
     }
 
+    /// <summary>Starts nginx with a configuration from <c>docker/lab/</c> (which includes <c>nginx-common.inc</c>) and other files it names.</summary>
+    protected static Task<LabProcess> LaunchNginxAsync(string configuration, int port, Dictionary<string, string>? files = null) =>
+        LabProcess.StartAsync(
+            "nginx", configuration, ["-p", "{folder}", "-c", "{config}", "-e", "{folder}/error.log"], port,
+            new Dictionary<string, string>(files ?? []) { ["nginx-common.inc"] = Config("nginx-common.inc") });
+
     /// <summary>The portal's own port (its first address).</summary>
     protected int PortalPort => Portal.BaseAddress.Port;
 
@@ -93,8 +99,8 @@ public abstract class LabTest(string name, Dictionary<string, string>? environme
         using var api = Portal.CreateClient();
         var session = await api.GetFromJsonAsync<JsonElement>($"/api/v1/sessions/{sessionId}");
         var results = session.GetProperty("results").EnumerateArray().ToList();
-        var source = probeRun ? "probe" : "client";
-        var ofRun = results.Where(r => (probeRun ? r.GetProperty("transport").GetString() == "probe" : r.GetProperty("source").GetString() == source)).ToList();
+        // A probe run's results came by the "probe" transport; a customer run's from the browser ("client").
+        var ofRun = results.Where(r => probeRun ? r.GetProperty("transport").GetString() == "probe" : r.GetProperty("source").GetString() == "client").ToList();
         if (ofRun.Count == 0)
         {
             return new LabRun(sessionId, Guid.Empty, [], [], "none");

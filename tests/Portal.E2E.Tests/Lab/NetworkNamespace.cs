@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
+using Portal.Testing;
 
 namespace Portal.E2E.Tests.Lab;
 
@@ -121,7 +121,7 @@ public sealed class NetworkNamespace : IAsyncDisposable
         }
         catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
         {
-            // "ip … : Error: Specified qdisc kind is unknown." → the kernel's own words.
+            // "ip … failed (2):\nError: Specified qdisc kind is unknown." → the kernel's own words.
             var reason = ex.Message[(ex.Message.LastIndexOf(": ", StringComparison.Ordinal) + 2)..].Trim().TrimEnd('.');
             return netem
                 ? $"tc netem is not available in this kernel ({reason}); it needs the sch_netem module."
@@ -129,25 +129,7 @@ public sealed class NetworkNamespace : IAsyncDisposable
         }
     }
 
-    private static Task Ip(params string[] arguments) => Run("ip", arguments);
+    private static Task Ip(params string[] arguments) => LabProcess.RunAsync("ip", arguments);
 
-    private static Task Tc(params string[] arguments) => Run("tc", arguments);
-
-    private static async Task Run(string program, string[] arguments)
-    {
-        var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(info)!;
-        var errors = process.StandardError.ReadToEndAsync();
-        await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)}: {(await errors).Trim()}");
-        }
-    }
+    private static Task Tc(params string[] arguments) => LabProcess.RunAsync("tc", arguments);
 }

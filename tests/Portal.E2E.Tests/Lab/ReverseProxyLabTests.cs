@@ -168,10 +168,8 @@ public sealed class ReverseProxyLabTests() : LabTest("lab-reverse", Environment)
     private static string CleanFigures(LabRun run) =>
         $"echo p50 {N(run.Metric("ws.echo", "rttMedianMs"))} ms, download {N(run.Metric("http.download", "mbps"))} Mbit/s, upload {N(run.Metric("http.upload", "mbps"))} Mbit/s, results by {run.Transport}";
 
-    private Task<LabProcess> StartNginxAsync(string file, int port) => LabProcess.StartAsync(
-        "nginx", Config(file, ("listen", port), ("portal", PortalPort), ("timeout", ProxyTimeoutSeconds)),
-        ["-p", "{folder}", "-c", "{config}", "-e", "{folder}/error.log"], port,
-        new Dictionary<string, string> { ["nginx-common.inc"] = Config("nginx-common.inc") });
+    private Task<LabProcess> StartNginxAsync(string file, int port) =>
+        LaunchNginxAsync(Config(file, ("listen", port), ("portal", PortalPort), ("timeout", ProxyTimeoutSeconds)), port);
 
     private Task<LabProcess> StartVarnishAsync(string file, int port, int pipeTimeout) => LabProcess.StartAsync(
         "varnishd", Config(file, ("portal", PortalPort)),

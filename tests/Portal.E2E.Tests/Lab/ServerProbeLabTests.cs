@@ -35,13 +35,11 @@ public sealed class ServerProbeLabTests() : LabTest("lab-probes", Environment)
     public async Task Probe_LabTlsServers_EachProblemNamed()
     {
         int sni = PortalProcess.FreePort(), selfSigned = PortalProcess.FreePort(), expired = PortalProcess.FreePort(), stall = PortalProcess.FreePort();
-        var files = new Dictionary<string, string> { ["nginx-common.inc"] = Config("nginx-common.inc") };
+        var files = new Dictionary<string, string>();
         Pem(files, "good", TestCertificates.Signed(s_authority, "localhost", DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(90)));
         Pem(files, "selfsigned", TestCertificates.SelfSigned(["localhost"]));
         Pem(files, "expired", TestCertificates.Signed(s_authority, "localhost", DateTimeOffset.UtcNow.AddDays(-90), DateTimeOffset.UtcNow.AddDays(-2)));
-        await using var nginx = await LabProcess.StartAsync(
-            "nginx", Config("nginx-tls-servers.conf", ("sni", sni), ("selfsigned", selfSigned), ("expired", expired)),
-            ["-p", "{folder}", "-c", "{config}", "-e", "{folder}/error.log"], sni, files);
+        await using var nginx = await LaunchNginxAsync(Config("nginx-tls-servers.conf", ("sni", sni), ("selfsigned", selfSigned), ("expired", expired)), sni, files);
         await using var haproxy = await LabProcess.StartAsync("haproxy", Config("haproxy-stall.cfg", ("listen", stall)), ["-f", "{config}", "-db"], stall);
 
         await ProbeAsync("09a", "nginx demanding SNI (ssl_reject_handshake)", $"https://localhost:{sni}/", ["sni-required"],
@@ -56,15 +54,13 @@ public sealed class ServerProbeLabTests() : LabTest("lab-probes", Environment)
     public async Task Probe_LabTlsServerDoneRight_AllClear()
     {
         var port = PortalProcess.FreePort();
-        var files = new Dictionary<string, string> { ["nginx-common.inc"] = Config("nginx-common.inc") };
+        var files = new Dictionary<string, string>();
         Pem(files, "good", TestCertificates.Signed(s_authority, "localhost", DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(90)));
         // The same server block with the good certificate on every port: a healthy endpoint that also serves clients without SNI.
         Pem(files, "selfsigned", TestCertificates.Signed(s_authority, "localhost", DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(90)));
         Pem(files, "expired", TestCertificates.Signed(s_authority, "localhost", DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(90)));
         int sni = PortalProcess.FreePort(), expired = PortalProcess.FreePort();
-        await using var nginx = await LabProcess.StartAsync(
-            "nginx", Config("nginx-tls-servers.conf", ("sni", sni), ("selfsigned", port), ("expired", expired)),
-            ["-p", "{folder}", "-c", "{config}", "-e", "{folder}/error.log"], port, files);
+        await using var nginx = await LaunchNginxAsync(Config("nginx-tls-servers.conf", ("sni", sni), ("selfsigned", port), ("expired", expired)), port, files);
 
         await ProbeAsync("09e", "nginx with a valid certificate, SNI optional", $"https://localhost:{port}/", ["all-clear"], Problems);
     }

@@ -40,7 +40,6 @@ public static class CustomerLinkEndpoints
         var headers = context.Response.Headers;
         headers.ContentSecurityPolicy = ContentSecurityPolicy(state == LinkState.Valid ? [.. session!.Targets, .. origins.Others(context.Request), .. variants] : []);
         headers["Referrer-Policy"] = "no-referrer";
-        headers.XContentTypeOptions = "nosniff";
         headers.CacheControl = "no-store";
 
         var style = kit.Url("kit.css");

@@ -49,7 +49,6 @@ public sealed class KitAssets
             headers.CacheControl = context.Request.Query.ContainsKey("v") ? "public, max-age=31536000, immutable" : "no-cache";
             headers.ETag = $"\"{asset.Version}\"";
             headers.Vary = "Accept-Encoding";
-            headers.XContentTypeOptions = "nosniff";
             if (context.Request.Headers.IfNoneMatch == $"\"{asset.Version}\"")
             {
                 return Results.StatusCode(StatusCodes.Status304NotModified);

@@ -100,7 +100,6 @@ public static class ReportsEndpoints
         var headers = context.Response.Headers;
         headers.ContentSecurityPolicy = ReportHtml.ContentSecurityPolicy;
         headers["Referrer-Policy"] = "no-referrer";
-        headers.XContentTypeOptions = "nosniff";
         headers.CacheControl = "no-store";
     }
 }

@@ -26,9 +26,7 @@ public sealed class LinkGuessingTests : IAsyncLifetime
     [Fact]
     public async Task UnknownLinks_AfterThreeMisses429ForThatAddressOnlyOthersStillServed()
     {
-        using var api = _portal.CreateClient();
-        using var created = await api.PostAsJsonAsync("/api/v1/sessions", new { customerName = "Guessing" });
-        var token = new Uri((await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerUrl").GetString()!).Segments[^1];
+        var (_, token, _) = await _portal.CreateSessionAsync(new { customerName = "Guessing" });
         using var client = _portal.CreateClient(withApiKey: false);
 
         // Three misses, on three different link paths.
@@ -48,9 +46,7 @@ public sealed class LinkGuessingTests : IAsyncLifetime
     [Fact]
     public async Task KnownLinks_NeverCountAsMisses()
     {
-        using var api = _portal.CreateClient();
-        using var created = await api.PostAsJsonAsync("/api/v1/sessions", new { customerName = "Regular" });
-        var token = new Uri((await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerUrl").GetString()!).Segments[^1];
+        var (_, token, _) = await _portal.CreateSessionAsync(new { customerName = "Regular" });
         using var client = _portal.CreateClient(withApiKey: false);
 
         for (var i = 0; i < 6; i++)
@@ -64,12 +60,9 @@ public sealed class LinkGuessingTests : IAsyncLifetime
     {
         // A customer's old page keeps retrying with a link the engineer revoked; the new link must still open.
         using var api = _portal.CreateClient();
-        using var created = await api.PostAsJsonAsync("/api/v1/sessions", new { customerName = "Old link" });
-        var body = await created.Content.ReadFromJsonAsync<JsonElement>();
-        var old = new Uri(body.GetProperty("customerUrl").GetString()!).Segments[^1];
-        (await api.PostAsync($"/api/v1/sessions/{body.GetProperty("id").GetGuid()}/revoke-link", null)).EnsureSuccessStatusCode();
-        using var again = await api.PostAsJsonAsync("/api/v1/sessions", new { customerName = "New link" });
-        var fresh = new Uri((await again.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerUrl").GetString()!).Segments[^1];
+        var (oldSession, old, _) = await _portal.CreateSessionAsync(new { customerName = "Old link" });
+        (await api.PostAsync($"/api/v1/sessions/{oldSession}/revoke-link", null)).EnsureSuccessStatusCode();
+        var (_, fresh, _) = await _portal.CreateSessionAsync(new { customerName = "New link" });
         using var client = _portal.CreateClient(withApiKey: false);
 
         for (var i = 0; i < 5; i++)

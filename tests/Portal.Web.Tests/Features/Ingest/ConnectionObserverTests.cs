@@ -42,9 +42,7 @@ public sealed class ConnectionObserverTests : IAsyncLifetime
     private async Task<JsonElement> ObserveAsync(params (string Name, string Value)[] headers)
     {
         using var api = _portal.CreateClient();
-        using var created = await api.PostAsJsonAsync("/api/v1/sessions", new { customerName = "Behind a proxy" });
-        var session = await created.Content.ReadFromJsonAsync<JsonElement>();
-        var token = new Uri(session.GetProperty("customerUrl").GetString()!).Segments[^1];
+        var (session, token, _) = await _portal.CreateSessionAsync(new { customerName = "Behind a proxy" });
         using var customer = _portal.CreateClient(withApiKey: false);
         using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/runs/{token}/observe") { Content = JsonContent.Create(new { runId = Guid.NewGuid(), id = Guid.NewGuid() }) };
         foreach (var (name, value) in headers)
@@ -54,7 +52,7 @@ public sealed class ConnectionObserverTests : IAsyncLifetime
 
         using var observed = await customer.SendAsync(request);
         observed.StatusCode.ShouldBe(HttpStatusCode.OK);
-        var detail = await api.GetFromJsonAsync<JsonElement>($"/api/v1/sessions/{session.GetProperty("id").GetGuid()}");
+        var detail = await api.GetFromJsonAsync<JsonElement>($"/api/v1/sessions/{session}");
         return detail.GetProperty("results").EnumerateArray().Single(r => r.GetProperty("step").GetString() == "server.connection");
     }
 }

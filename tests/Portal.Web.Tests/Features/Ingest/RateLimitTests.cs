@@ -17,9 +17,8 @@ public sealed class RateLimitTests : IAsyncLifetime
     [Fact]
     public async Task PostResult_OverThePerLinkLimit_429ProblemDetailsWhileOtherLinksStillWork()
     {
-        using var api = _portal.CreateClient();
-        var a = await CreateAsync(api);
-        var b = await CreateAsync(api);
+        var a = await CreateAsync();
+        var b = await CreateAsync();
         using var client = _portal.CreateClient(withApiKey: false);
         var run = Guid.NewGuid();
 
@@ -44,8 +43,7 @@ public sealed class RateLimitTests : IAsyncLifetime
     [Fact]
     public async Task HubReport_OverThePerLinkLimit_ErrorInsteadOfAcknowledgement()
     {
-        using var api = _portal.CreateClient();
-        var token = await CreateAsync(api);
+        var token = await CreateAsync();
         using var hub = await RawHubClient.ConnectAsync(
             new Uri($"ws://{_portal.BaseAddress.Authority}/hubs/run?access_token={token}"), _portal.BaseAddress.GetLeftPart(UriPartial.Authority));
         var run = Guid.NewGuid();
@@ -63,8 +61,7 @@ public sealed class RateLimitTests : IAsyncLifetime
     [Fact]
     public async Task HubAndHttp_SameLink_ShareOneBudget()
     {
-        using var api = _portal.CreateClient();
-        var token = await CreateAsync(api);
+        var token = await CreateAsync();
         using var hub = await RawHubClient.ConnectAsync(
             new Uri($"ws://{_portal.BaseAddress.Authority}/hubs/run?access_token={token}"), _portal.BaseAddress.GetLeftPart(UriPartial.Authority));
         using var client = _portal.CreateClient(withApiKey: false);
@@ -85,10 +82,5 @@ public sealed class RateLimitTests : IAsyncLifetime
         fourth.StatusCode.ShouldBe(HttpStatusCode.TooManyRequests);
     }
 
-    private static async Task<string> CreateAsync(HttpClient api)
-    {
-        using var created = await api.PostAsJsonAsync("/api/v1/sessions", new { customerName = "Limits" });
-        var body = await created.Content.ReadFromJsonAsync<JsonElement>();
-        return new Uri(body.GetProperty("customerUrl").GetString()!).Segments[^1];
-    }
+    private async Task<string> CreateAsync() => (await _portal.CreateSessionAsync(new { customerName = "Limits" })).Token;
 }

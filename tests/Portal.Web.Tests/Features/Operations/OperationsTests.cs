@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Npgsql;
 using Portal.Testing;
 
 namespace Portal.Web.Tests.Features.Operations;
@@ -21,9 +20,8 @@ public sealed class OperationsTests : IAsyncLifetime
         using var client = _portal.CreateClient(withApiKey: false);
         (await client.GetAsync("/health/live")).StatusCode.ShouldBe(HttpStatusCode.OK);
         (await client.GetAsync("/health/ready")).StatusCode.ShouldBe(HttpStatusCode.OK);
-        var database = new NpgsqlConnectionStringBuilder(_portal.ConnectionString).Database!;
 
-        await AdminAsync($"ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS false", $"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'");
+        await PostgresServer.RefuseConnectionsAsync(_portal.ConnectionString);
         try
         {
             await Eventually.TrueAsync(async () => (await client.GetAsync("/health/ready")).StatusCode == HttpStatusCode.ServiceUnavailable, "ready to fail", TimeSpan.FromSeconds(15));
@@ -31,7 +29,7 @@ public sealed class OperationsTests : IAsyncLifetime
         }
         finally
         {
-            await AdminAsync($"ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS true");
+            await PostgresServer.AllowConnectionsAsync(_portal.ConnectionString);
         }
 
         await Eventually.TrueAsync(async () => (await client.GetAsync("/health/ready")).StatusCode == HttpStatusCode.OK, "ready to recover", TimeSpan.FromSeconds(15));
@@ -41,8 +39,7 @@ public sealed class OperationsTests : IAsyncLifetime
     public async Task Metrics_ResultsPosted_CountedByTransportAndOnlyForApiKeys()
     {
         using var api = _portal.CreateClient();
-        using var created = await api.PostAsJsonAsync("/api/v1/sessions", new { customerName = "Metrics" });
-        var token = new Uri((await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerUrl").GetString()!).Segments[^1];
+        var (_, token, _) = await _portal.CreateSessionAsync(new { customerName = "Metrics" });
         using var customer = _portal.CreateClient(withApiKey: false);
         var before = Counter(await api.GetStringAsync("/metrics"), "portal_results_stored_total{transport=\"http\"}");
         var run = Guid.NewGuid();
@@ -83,12 +80,10 @@ public sealed class OperationsTests : IAsyncLifetime
     [Fact]
     public async Task CustomerPage_StrictPolicyNoReferrer()
     {
-        using var api = _portal.CreateClient();
-        using var created = await api.PostAsJsonAsync("/api/v1/sessions", new { customerName = "Headers" });
-        var link = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerUrl").GetString()!;
+        var (_, _, link) = await _portal.CreateSessionAsync(new { customerName = "Headers" });
         using var client = _portal.CreateClient(withApiKey: false);
 
-        using var page = await client.GetAsync(new Uri(link).PathAndQuery);
+        using var page = await client.GetAsync(link.PathAndQuery);
 
         page.StatusCode.ShouldBe(HttpStatusCode.OK);
         var policy = string.Join(";", page.Headers.GetValues("Content-Security-Policy"));
@@ -102,15 +97,4 @@ public sealed class OperationsTests : IAsyncLifetime
 
     private static double Counter(string metrics, string name) =>
         metrics.Split('\n').Where(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Select(l => double.Parse(l[(name.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture)).FirstOrDefault();
-
-    private static async Task AdminAsync(params string[] statements)
-    {
-        await using var connection = new NpgsqlConnection(await PostgresServer.AdminConnectionStringAsync());
-        await connection.OpenAsync();
-        foreach (var sql in statements)
-        {
-            await using var command = new NpgsqlCommand(sql, connection);
-            await command.ExecuteNonQueryAsync();
-        }
-    }
 }
