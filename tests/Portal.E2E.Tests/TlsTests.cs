@@ -16,20 +16,7 @@ public sealed class TlsTests() : BrowserTest("tls", Environment)
     private static readonly int s_httpPort = PortalProcess.FreePort();
     private static readonly int s_httpsPort = PortalProcess.FreePort();
 
-    private static Dictionary<string, string> Environment
-    {
-        get
-        {
-            using var certificate = TestCertificates.SelfSigned(["localhost"], [IPAddress.Loopback]);
-            var (path, key) = TestCertificates.WritePem(certificate, Path.Combine(Path.GetTempPath(), "portal-tls-" + Guid.NewGuid().ToString("N")));
-            return new()
-            {
-                ["ASPNETCORE_URLS"] = $"http://localhost:{s_httpPort};https://localhost:{s_httpsPort}",
-                ["Kestrel__Certificates__Default__Path"] = path,
-                ["Kestrel__Certificates__Default__KeyPath"] = key,
-            };
-        }
-    }
+    private static Dictionary<string, string> Environment => TestCertificates.KestrelEnvironment($"http://localhost:{s_httpPort};https://localhost:{s_httpsPort}");
 
     // The certificate is made in the test and trusted by nobody; Chromium is told to accept it (lab only).
     protected override string[] BrowserArguments => ["--ignore-certificate-errors"];

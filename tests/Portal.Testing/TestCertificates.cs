@@ -63,6 +63,22 @@ public static class TestCertificates
         return plain.CopyWithPrivateKey(key);
     }
 
+    /// <summary>
+    /// The environment of a portal that terminates TLS itself on <paramref name="urls"/>, with a self-signed
+    /// certificate for <c>localhost</c> and 127.0.0.1 made now and written to a temporary folder.
+    /// </summary>
+    public static Dictionary<string, string> KestrelEnvironment(string urls)
+    {
+        using var certificate = SelfSigned(["localhost"], [IPAddress.Loopback]);
+        var (path, key) = WritePem(certificate, Path.Combine(Path.GetTempPath(), "portal-tls-" + Guid.NewGuid().ToString("N")));
+        return new()
+        {
+            ["ASPNETCORE_URLS"] = urls,
+            ["Kestrel__Certificates__Default__Path"] = path,
+            ["Kestrel__Certificates__Default__KeyPath"] = key,
+        };
+    }
+
     /// <summary>Writes a certificate and its private key as PEM files into a folder; returns their paths.</summary>
     public static (string CertificatePath, string KeyPath) WritePem(X509Certificate2 certificate, string folder)
     {

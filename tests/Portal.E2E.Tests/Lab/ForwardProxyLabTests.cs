@@ -1,4 +1,3 @@
-using System.Net;
 using Microsoft.Playwright;
 using Portal.Testing;
 
@@ -13,20 +12,7 @@ public sealed class ForwardProxyLabTests() : LabTest("lab-forward", Environment)
 {
     private static readonly int s_httpsPort = PortalProcess.FreePort();
 
-    private static Dictionary<string, string> Environment
-    {
-        get
-        {
-            using var certificate = TestCertificates.SelfSigned(["localhost"], [IPAddress.Loopback]);
-            var (path, key) = TestCertificates.WritePem(certificate, Path.Combine(Path.GetTempPath(), "portal-lab-tls-" + Guid.NewGuid().ToString("N")));
-            return new()
-            {
-                ["ASPNETCORE_URLS"] = $"http://127.0.0.1:0;https://localhost:{s_httpsPort}",
-                ["Kestrel__Certificates__Default__Path"] = path,
-                ["Kestrel__Certificates__Default__KeyPath"] = key,
-            };
-        }
-    }
+    private static Dictionary<string, string> Environment => TestCertificates.KestrelEnvironment($"http://127.0.0.1:0;https://localhost:{s_httpsPort}");
 
     // The portal's certificate and the interceptors' certificates are the lab's own (lab only).
     protected override string[] BrowserArguments => ["--ignore-certificate-errors"];
