@@ -12,6 +12,7 @@ public sealed class RawHubClient : IDisposable
 {
     private const char RecordSeparator = '\u001e';
     private readonly ClientWebSocket _socket;
+    private byte[] _buffer = new byte[16 * 1024];
     private int _nextId;
 
     private RawHubClient(ClientWebSocket socket) => _socket = socket;
@@ -58,16 +59,21 @@ public sealed class RawHubClient : IDisposable
     private async Task<string[]> ReceiveFramesAsync()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        var buffer = new byte[256 * 1024];
         var count = 0;
         WebSocketReceiveResult received;
         do
         {
-            received = await _socket.ReceiveAsync(new ArraySegment<byte>(buffer, count, buffer.Length - count), timeout.Token);
+            if (count == _buffer.Length)
+            {
+                // One buffer per client, grown for a large message: the load harness receives thousands a second.
+                Array.Resize(ref _buffer, _buffer.Length * 2);
+            }
+
+            received = await _socket.ReceiveAsync(new ArraySegment<byte>(_buffer, count, _buffer.Length - count), timeout.Token);
             count += received.Count;
         }
         while (!received.EndOfMessage);
-        return Encoding.UTF8.GetString(buffer, 0, count).Split(RecordSeparator, StringSplitOptions.RemoveEmptyEntries);
+        return Encoding.UTF8.GetString(_buffer, 0, count).Split(RecordSeparator, StringSplitOptions.RemoveEmptyEntries);
     }
 
     /// <inheritdoc />

@@ -116,6 +116,8 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
             "-c listen_addresses=127.0.0.1",
             $"-p {port.ToString(CultureInfo.InvariantCulture)}",
             "-c unix_socket_directories=''",
+            // Room for several portal processes (each pools up to 100 connections) on one embedded cluster.
+            "-c max_connections=300",
             options.Fsync ? "" : "-c fsync=off -c synchronous_commit=off -c full_page_writes=off");
         await RunAsync(bin, ["pg_ctl", "-D", cluster, "-w", "-t", "60", "-l", Path.Combine(root, "postgres.log"), "-o", serverOptions, "start"], throwOnError: true, cancellationToken);
 

@@ -11,7 +11,8 @@ namespace Portal.Web.Features.Findings;
 /// Keeps a run's stored findings equal to what the rules say about its results. Ingest asks after every stored
 /// result and when the run completes; <see cref="FindingsWorker"/> evaluates off the request path, several requests
 /// for one run at once count as one, and evaluations of one run are serialised by a row lock on the run, so the last
-/// one always sees every committed result. Watchers hear of a change through the event bus, and a completed run's
+/// one always sees every committed result. The lock is <c>FOR NO KEY UPDATE</c>: it does not conflict with the key-share
+/// lock that storing a result takes on its run, so ingest never waits for an evaluation. Watchers hear of a change through the event bus, and a completed run's
 /// webhooks are queued in the same transaction.
 /// </summary>
 public sealed class FindingsStore(NpgsqlDataSource dataSource, TimeProvider time)
@@ -34,7 +35,7 @@ public sealed class FindingsStore(NpgsqlDataSource dataSource, TimeProvider time
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         string? status;
-        await using (var lockRun = new NpgsqlCommand("SELECT status FROM runs WHERE id = $1 AND session_id = $2 FOR UPDATE", connection, transaction))
+        await using (var lockRun = new NpgsqlCommand("SELECT status FROM runs WHERE id = $1 AND session_id = $2 FOR NO KEY UPDATE", connection, transaction))
         {
             lockRun.Parameters.Add(new() { Value = runId });
             lockRun.Parameters.Add(new() { Value = sessionId });
@@ -132,15 +133,23 @@ public sealed class FindingsStore(NpgsqlDataSource dataSource, TimeProvider time
     };
 }
 
-/// <summary>Evaluates the runs ingest asked about, a burst of requests for one run as one evaluation.</summary>
-public sealed partial class FindingsWorker(FindingsStore store, ILogger<FindingsWorker> logger) : BackgroundService
+/// <summary>
+/// Evaluates the runs ingest asked about, a burst of requests for one run as one evaluation. Passes start at most
+/// every <see cref="MinimumPass"/>: a quiet portal evaluates a result as soon as it arrives, a busy one gathers every
+/// result of that interval into one evaluation per run instead of evaluating each run again after every result.
+/// </summary>
+public sealed partial class FindingsWorker(FindingsStore store, TimeProvider time, ILogger<FindingsWorker> logger) : BackgroundService
 {
+    /// <summary>The shortest time between the starts of two passes.</summary>
+    public static readonly TimeSpan MinimumPass = TimeSpan.FromMilliseconds(100);
+
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var pending = new Dictionary<Guid, (Guid SessionId, bool Completed)>();
         while (await store.Requests.WaitToReadAsync(stoppingToken))
         {
+            var pass = time.GetTimestamp();
             pending.Clear();
             while (store.Requests.TryRead(out var request))
             {
@@ -158,6 +167,12 @@ public sealed partial class FindingsWorker(FindingsStore store, ILogger<Findings
                     // The next result or resend of the run asks again.
                     LogRefreshFailed(logger, runId, ex);
                 }
+            }
+
+            var rest = MinimumPass - time.GetElapsedTime(pass);
+            if (rest > TimeSpan.Zero)
+            {
+                await Task.Delay(rest, time, stoppingToken);
             }
         }
     }
