@@ -1,176 +1,391 @@
-// The load harness: N customer runs report through the SignalR JSON hub protocol over raw WebSockets, K watchers
-// LISTEN on the portal's event channel (the same notifications the engineers' consoles get), and the harness prints
-// ingest results/s, latency from send to watcher receipt (p50/p95/p99), connections held, and the portal's memory
-// and CPU. Run: dotnet run -c Release --project tests/Portal.LoadTests [-- runs resultsPerRun watchers]
+// The load harness: customer runs report through the SignalR JSON hub protocol over raw WebSockets (or by plain HTTP
+// POST), K watchers LISTEN on the portal's event channel (the notifications every instance's consoles are fed from),
+// and the harness prints ingest results/s, latency from send to watcher receipt (p50/p95/p99), connections held, and
+// the portal's memory and CPU. See the README's "Load harness" section.
+//
+//   dotnet run -c Release --project tests/Portal.LoadTests -- [--runs 200] [--results 100] [--watchers 4]
+//       [--pace-ms 100] [--transport hub|http] [--idle 10000] [--no-fsync]
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
+using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using Portal.Data.Embedded;
+using Portal.LoadTests;
 using Portal.Testing;
 
-var numbers = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)).ToArray();
-var runs = numbers.Length > 0 ? int.Parse(numbers[0], CultureInfo.InvariantCulture) : 200;
-var perRun = numbers.Length > 1 ? int.Parse(numbers[1], CultureInfo.InvariantCulture) : 25;
-var watchers = numbers.Length > 2 ? int.Parse(numbers[2], CultureInfo.InvariantCulture) : 4;
-var durable = !args.Contains("--no-fsync");
+var options = LoadOptions.Parse(args);
+Console.WriteLine($"Load harness: {options.Runs} runs over {options.Transport}, {options.Watchers} watchers, {Environment.ProcessorCount} cores, PostgreSQL fsync {(options.Durable ? "on" : "off")}");
 
 // A cluster of its own, configured as the portal's embedded default (fsync on) unless --no-fsync: every commit
 // reaches the disk, as it would in production.
 var dataDirectory = Path.Combine(Path.GetTempPath(), "portal-load-" + Guid.NewGuid().ToString("N")[..8]);
 using var cleanUp = new DeleteOnDispose(dataDirectory); // disposed last, after the cluster has stopped
 await using var cluster = await EmbeddedPostgres.StartAsync(
-    new EmbeddedPostgresOptions { DataDirectory = dataDirectory, Database = "portal_load", Fsync = durable }, NullLogger.Instance);
+    new EmbeddedPostgresOptions { DataDirectory = dataDirectory, Database = "portal_load", Fsync = options.Durable }, NullLogger.Instance);
 
-// Each simulated page sends more than a real one: the per-link message budget is not what is being measured.
+// Each simulated page sends far more than a real one: the per-link message budget is not what is measured here.
 await using var portal = await PortalProcess.StartAsync(
     "load", new Dictionary<string, string> { ["Portal__Limits__MessagesPerMinutePerLink"] = "1000000" }, cluster.ConnectionString);
 using var api = portal.CreateClient();
-var origin = portal.BaseAddress.GetLeftPart(UriPartial.Authority);
-Console.WriteLine($"Load: {runs} concurrent runs x {perRun} results over the hub (raw WebSockets), {watchers} watchers; {Environment.ProcessorCount} cores; PostgreSQL fsync {(durable ? "on" : "off")}");
+var machine = new Machine(portal.ProcessId);
 
-var tokens = new List<string>();
-for (var i = 0; i < runs; i++)
-{
-    using var created = await api.PostAsJsonAsync("/api/v1/sessions", new { customerName = $"Load {i}" });
-    tokens.Add(new Uri((await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerUrl").GetString()!).Segments[^1]);
-}
-
-// Watchers: each LISTENs like an instance's event bus and notes when each result's notification arrives.
-var sent = new ConcurrentDictionary<Guid, long>();
-var latencies = new ConcurrentBag<double>();
-using var stopWatching = new CancellationTokenSource();
-var watching = new List<Task>();
-for (var w = 0; w < watchers; w++)
-{
-    var connection = new NpgsqlConnection(portal.ConnectionString);
-    await connection.OpenAsync();
-    connection.Notification += (_, e) =>
-    {
-        var now = Stopwatch.GetTimestamp();
-        using var doc = JsonDocument.Parse(e.Payload);
-        if (doc.RootElement.TryGetProperty("resultId", out var id) && id.ValueKind == JsonValueKind.String && sent.TryGetValue(id.GetGuid(), out var at))
-        {
-            latencies.Add(Stopwatch.GetElapsedTime(at, now).TotalMilliseconds);
-        }
-    };
-    await using (var listen = new NpgsqlCommand("LISTEN portal_events", connection))
-    {
-        await listen.ExecuteNonQueryAsync();
-    }
-
-    watching.Add(Task.Run(async () =>
-    {
-        try
-        {
-            while (!stopWatching.IsCancellationRequested)
-            {
-                await connection.WaitAsync(stopWatching.Token);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        finally
-        {
-            await connection.DisposeAsync();
-        }
-    }));
-}
-
-var clients = new List<RawHubClient>();
+var tokens = await CreateSessionsAsync(options.Runs);
+await using var watchers = await Watchers.StartAsync(portal.ConnectionString, options.Watchers);
+var reporters = new List<IReporter>();
 foreach (var token in tokens)
 {
-    clients.Add(await RawHubClient.ConnectAsync(new Uri($"ws://{portal.BaseAddress.Authority}/hubs/run?access_token={token}"), origin));
+    reporters.Add(await ConnectAsync(token));
 }
 
-Console.WriteLine($"  connections held: {clients.Count} hub WebSockets, portal RSS {Rss(portal.ProcessId):0} MiB");
-var cpuBefore = CpuSeconds(portal.ProcessId);
-var postgresBefore = PostgresCpuSeconds();
-var harnessBefore = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
-var started = Stopwatch.GetTimestamp();
-var failures = 0;
-var refusals = new ConcurrentDictionary<string, int>();
-await Task.WhenAll(clients.Select(async client =>
+Console.WriteLine($"  {reporters.Count} reporters connected; portal RSS {machine.PortalRssMiB():0} MiB");
+
+// Warm-up, not measured: the JIT compiles and re-compiles the hot paths in the first seconds of load.
+await RunAllAsync(reporters, 30, pace: null, watchers);
+watchers.Reset();
+
+// Throughput: every run sends as fast as its acknowledgements come back.
+var sample = machine.Start();
+var refusals = await RunAllAsync(reporters, options.Results, pace: null, watchers);
+var busy = sample.Stop();
+var total = options.Runs * options.Results;
+Console.WriteLine($"  throughput: {total} results in {busy.Seconds:0.00} s = {total / busy.Seconds:0} results/s acknowledged and stored (budget >= 5,000 on 2 cores)");
+Console.WriteLine($"    CPU: portal {busy.Portal:0%}, PostgreSQL {busy.Postgres:0%}, this harness {busy.Harness:0%} of the machine; portal RSS {machine.PortalRssMiB():0} MiB");
+Console.WriteLine($"    send -> watcher receipt at saturation: {watchers.Summary()}");
+Report(refusals);
+watchers.Reset();
+
+// Latency: every run sends one result each pace, together a steady load below saturation.
+var paced = machine.Start();
+refusals = await RunAllAsync(reporters, options.Results, TimeSpan.FromMilliseconds(options.PaceMs), watchers);
+var steady = paced.Stop();
+Console.WriteLine($"  latency: {options.Runs} runs at once, one result per run every {options.PaceMs} ms ({options.Runs * 1000.0 / options.PaceMs:0} results/s)");
+Console.WriteLine($"    send -> watcher receipt: {watchers.Summary()} (budget p50 <= 25 ms, p99 <= 100 ms)");
+Console.WriteLine($"    CPU: portal {steady.Portal:0%}, PostgreSQL {steady.Postgres:0%}, this harness {steady.Harness:0%} of the machine");
+Report(refusals);
+
+foreach (var reporter in reporters)
 {
-    var run = Guid.NewGuid();
-    await client.InvokeAsync("Observe", run, Guid.NewGuid());
-    for (var i = 0; i < perRun; i++)
+    reporter.Dispose();
+}
+
+if (options.Idle > 0)
+{
+    await MeasureIdleAsync(options.Idle);
+}
+
+foreach (var line in portal.Output.Where(l => l.Contains("fail:", StringComparison.Ordinal)).Distinct().Take(5))
+{
+    Console.WriteLine($"  portal log: {line}");
+}
+
+async Task<List<string>> CreateSessionsAsync(int count)
+{
+    var created = new ConcurrentBag<string>();
+    await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, ct) =>
     {
-        var id = Guid.NewGuid();
-        sent[id] = Stopwatch.GetTimestamp();
-        var answer = await client.InvokeAsync("Report", new { id, runId = run, step = "ws.echo", status = "pass", metrics = new { rttMedianMs = 1.5, samples = 20 } });
-        if (!answer.TryGetProperty("result", out _))
+        using var response = await api.PostAsJsonAsync("/api/v1/sessions", new { customerName = $"Load {i}" }, ct);
+        response.EnsureSuccessStatusCode();
+        var url = (await response.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("customerUrl").GetString()!;
+        created.Add(new Uri(url).Segments[^1]);
+    });
+    return [.. created];
+}
+
+async Task<IReporter> ConnectAsync(string token) => options.Transport == "http"
+    ? new HttpReporter(portal.CreateClient(withApiKey: false), token)
+    : new HubReporter(await RawHubClient.ConnectAsync(new Uri($"ws://{portal.BaseAddress.Authority}/hubs/run?access_token={token}"), portal.BaseAddress.GetLeftPart(UriPartial.Authority)));
+
+async Task MeasureIdleAsync(int count)
+{
+    Console.WriteLine($"  idle: creating {count} sessions and opening one hub connection for each");
+    var idleTokens = await CreateSessionsAsync(count);
+    GC.Collect();
+    var before = machine.PortalRssMiB();
+    var held = new ConcurrentBag<RawHubClient>();
+    await Parallel.ForEachAsync(idleTokens, new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (token, _) =>
+        held.Add((RawHubClient)((HubReporter)await ConnectAsync(token)).Client));
+
+    // Hold them for a while, pinging as a page does, so the figure is not a transient peak before the first collection.
+    for (var i = 0; i < 3; i++)
+    {
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        await Parallel.ForEachAsync(held, new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (c, _) => await c.PingAsync());
+    }
+
+    var after = machine.PortalRssMiB();
+    Console.WriteLine($"    {held.Count} idle connections held: portal RSS {before:0} -> {after:0} MiB, {(after - before) * 1024 / held.Count:0.0} KiB each (budget: 10,000 in < 1 GiB)");
+    foreach (var c in held)
+    {
+        c.Dispose();
+    }
+}
+
+static void Report(ConcurrentDictionary<string, int> refusals)
+{
+    foreach (var (reason, count) in refusals)
+    {
+        Console.WriteLine($"    refused {count}x: {reason}");
+    }
+}
+
+static async Task<ConcurrentDictionary<string, int>> RunAllAsync(List<IReporter> reporters, int results, TimeSpan? pace, Watchers watchers)
+{
+    var refusals = new ConcurrentDictionary<string, int>();
+    await Task.WhenAll(reporters.Select(async reporter =>
+    {
+        var run = Guid.NewGuid();
+        if (pace is { } first)
         {
-            Interlocked.Increment(ref failures);
-            refusals.AddOrUpdate(answer.TryGetProperty("error", out var error) ? error.ToString() : answer.ToString(), 1, (_, n) => n + 1);
+            // Spread the runs' starts over one pace, so they do not all send in the same millisecond.
+            await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * first.TotalMilliseconds));
+        }
+
+        await reporter.ObserveAsync(run);
+        var next = Stopwatch.GetTimestamp();
+        for (var i = 0; i < results; i++)
+        {
+            var id = Guid.NewGuid();
+            watchers.Sent(id);
+            if (await reporter.ReportAsync(id, run) is { } refused)
+            {
+                refusals.AddOrUpdate(refused, 1, (_, n) => n + 1);
+            }
+
+            if (pace is { } interval)
+            {
+                next += (long)(interval.TotalSeconds * Stopwatch.Frequency);
+                var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), next);
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait);
+                }
+            }
+        }
+    }));
+    return refusals;
+}
+
+namespace Portal.LoadTests
+{
+    /// <summary>The command line.</summary>
+    internal sealed record LoadOptions(int Runs, int Results, int Watchers, int PaceMs, string Transport, int Idle, bool Durable)
+    {
+        public static LoadOptions Parse(string[] args)
+        {
+            int Number(string name, int fallback)
+            {
+                var at = Array.IndexOf(args, name);
+                return at >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1], CultureInfo.InvariantCulture) : fallback;
+            }
+
+            var at = Array.IndexOf(args, "--transport");
+            var transport = at >= 0 && at + 1 < args.Length ? args[at + 1] : "hub";
+            if (transport is not ("hub" or "http"))
+            {
+                throw new ArgumentException("--transport is hub or http.");
+            }
+
+            return new(Number("--runs", 200), Number("--results", 100), Number("--watchers", 4), Number("--pace-ms", 100), transport, Number("--idle", 0), !args.Contains("--no-fsync"));
         }
     }
-}));
-var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
-var cpu = CpuSeconds(portal.ProcessId) - cpuBefore;
-var postgresCpu = PostgresCpuSeconds() - postgresBefore;
-var harnessCpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - harnessBefore;
-await Task.Delay(1000);
-await stopWatching.CancelAsync();
-await Task.WhenAll(watching);
-var total = runs * perRun;
-var sorted = latencies.Order().ToArray();
-Console.WriteLine($"  ingest: {total} results in {elapsed:0.00} s = {total / elapsed:0} results/s acknowledged (budget >= 5,000 on 2 cores); {failures} refused");
-foreach (var (reason, count) in refusals)
-{
-    Console.WriteLine($"    refused {count}x: {reason}");
-}
 
-foreach (var line in portal.Output.Where(l => l.Contains("fail:", StringComparison.Ordinal) || l.Contains("Exception", StringComparison.Ordinal) || l.Contains("   at Portal", StringComparison.Ordinal)).Distinct().Take(int.Parse(Environment.GetEnvironmentVariable("LOAD_LOG_LINES") ?? "10", CultureInfo.InvariantCulture)))
-{
-    Console.WriteLine($"    portal: {line}");
-}
-
-Console.WriteLine($"  send -> watcher receipt over {sorted.Length} notifications: p50 {Q(0.50):0.0} ms, p95 {Q(0.95):0.0} ms, p99 {Q(0.99):0.0} ms (budget p50 <= 25, p99 <= 100)");
-Console.WriteLine($"  portal: RSS {Rss(portal.ProcessId):0} MiB, CPU {cpu:0.0} s over {elapsed:0.0} s ({Share(cpu)} of the machine); PostgreSQL {Share(postgresCpu)}, this harness {Share(harnessCpu)}");
-foreach (var client in clients)
-{
-    client.Dispose();
-}
-
-string Share(double seconds) => (seconds / elapsed / Environment.ProcessorCount).ToString("0%", CultureInfo.InvariantCulture);
-
-double Q(double q) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
-
-static double Rss(int pid) =>
-    File.ReadLines($"/proc/{pid}/status").Where(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))
-        .Select(l => double.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024).FirstOrDefault();
-
-// Every PostgreSQL process on the machine: the harness's cluster is the only busy one while it runs.
-static double PostgresCpuSeconds() =>
-    Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(d => d!.All(char.IsAsciiDigit))
-        .Select(d => int.Parse(d!, CultureInfo.InvariantCulture))
-        .Where(pid => { try { return File.ReadAllText($"/proc/{pid}/comm").Trim() == "postgres"; } catch (IOException) { return false; } })
-        .Sum(pid => { try { return CpuSeconds(pid); } catch (IOException) { return 0; } });
-
-static double CpuSeconds(int pid)
-{
-    var fields = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name.
-    return (double.Parse(fields[11], CultureInfo.InvariantCulture) + double.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
-}
-
-/// <summary>Removes the harness's cluster folder once the cluster has stopped.</summary>
-internal sealed class DeleteOnDispose(string path) : IDisposable
-{
-    public void Dispose()
+    /// <summary>One simulated customer page.</summary>
+    internal interface IReporter : IDisposable
     {
-        try
+        Task ObserveAsync(Guid run);
+
+        /// <summary>Reports one result; returns why it was refused, or null once it is acknowledged.</summary>
+        Task<string?> ReportAsync(Guid id, Guid run);
+    }
+
+    /// <summary>A page on the hub's WebSocket transport.</summary>
+    internal sealed class HubReporter(RawHubClient client) : IReporter
+    {
+        public RawHubClient Client => client;
+
+        public Task ObserveAsync(Guid run) => client.InvokeAsync("Observe", run, Guid.NewGuid());
+
+        public async Task<string?> ReportAsync(Guid id, Guid run)
         {
-            Directory.Delete(path, recursive: true);
+            var answer = await client.InvokeJsonAsync("Report", $$$"""[{"id":"{{{id}}}","runId":"{{{run}}}","step":"ws.echo","status":"pass","metrics":{"rttMedianMs":1.5,"samples":20}}]""");
+            return answer.TryGetProperty("result", out _) ? null : answer.TryGetProperty("error", out var error) ? error.ToString() : answer.ToString();
         }
-        catch (IOException)
+
+        public void Dispose() => client.Dispose();
+    }
+
+    /// <summary>A page whose network lets nothing but plain requests through: the HTTP fallback.</summary>
+    internal sealed class HttpReporter(HttpClient http, string token) : IReporter
+    {
+        public async Task ObserveAsync(Guid run)
         {
-            // Best effort: a folder left in the temp directory is harmless.
+            using var response = await http.PostAsJsonAsync($"/api/runs/{token}/observe", new { runId = run, id = Guid.NewGuid() });
+            response.EnsureSuccessStatusCode();
+        }
+
+        public async Task<string?> ReportAsync(Guid id, Guid run)
+        {
+            using var body = new StringContent($$$"""{"id":"{{{id}}}","runId":"{{{run}}}","step":"ws.echo","status":"pass","metrics":{"rttMedianMs":1.5,"samples":20}}""", Encoding.UTF8, "application/json");
+            using var response = await http.PostAsync($"/api/runs/{token}/results", body);
+            return response.IsSuccessStatusCode ? null : $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
+        }
+
+        public void Dispose() => http.Dispose();
+    }
+
+    /// <summary>K connections LISTENing on the portal's event channel, timing each result from send to notification.</summary>
+    internal sealed class Watchers : IAsyncDisposable
+    {
+        private const string ResultIdKey = "\"resultId\":\"";
+        private readonly ConcurrentDictionary<Guid, long> _sent = new();
+        private readonly ConcurrentQueue<double> _latencies = new();
+        private readonly List<NpgsqlConnection> _connections = [];
+        private readonly List<Task> _loops = [];
+        private readonly CancellationTokenSource _stop = new();
+
+        public static async Task<Watchers> StartAsync(string connectionString, int count)
+        {
+            var watchers = new Watchers();
+            for (var i = 0; i < count; i++)
+            {
+                var connection = new NpgsqlConnection(connectionString);
+                await connection.OpenAsync();
+                connection.Notification += (_, e) => watchers.Received(e.Payload);
+                await using (var listen = new NpgsqlCommand("LISTEN portal_events", connection))
+                {
+                    await listen.ExecuteNonQueryAsync();
+                }
+
+                watchers._connections.Add(connection);
+                watchers._loops.Add(Task.Run(async () =>
+                {
+                    try
+                    {
+                        while (true)
+                        {
+                            await connection.WaitAsync(watchers._stop.Token);
+                        }
+                    }
+                    catch (OperationCanceledException)
+                    {
+                    }
+                }));
+            }
+
+            return watchers;
+        }
+
+        public void Sent(Guid id) => _sent[id] = Stopwatch.GetTimestamp();
+
+        public void Reset()
+        {
+            _sent.Clear();
+            _latencies.Clear();
+        }
+
+        public string Summary()
+        {
+            var sorted = _latencies.Order().ToArray();
+            double Q(double q) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
+            return $"p50 {Q(0.50):0.0} ms, p95 {Q(0.95):0.0} ms, p99 {Q(0.99):0.0} ms, max {Q(1):0.0} ms over {sorted.Length} notifications";
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            await Task.WhenAll(_loops);
+            foreach (var connection in _connections)
+            {
+                await connection.DisposeAsync();
+            }
+
+            _stop.Dispose();
+        }
+
+        private void Received(string payload)
+        {
+            var now = Stopwatch.GetTimestamp();
+            var at = payload.IndexOf(ResultIdKey, StringComparison.Ordinal);
+            if (at >= 0 && Guid.TryParse(payload.AsSpan(at + ResultIdKey.Length, 36), out var id) && _sent.TryGetValue(id, out var sent))
+            {
+                _latencies.Enqueue(Stopwatch.GetElapsedTime(sent, now).TotalMilliseconds);
+            }
+        }
+    }
+
+    /// <summary>CPU and memory of the portal, of PostgreSQL and of the harness, from /proc.</summary>
+    internal sealed class Machine(int portalPid)
+    {
+        public double PortalRssMiB() =>
+            File.ReadLines($"/proc/{portalPid}/status").Where(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))
+                .Select(l => double.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024).FirstOrDefault();
+
+        public Sample Start() => new(this, Stopwatch.GetTimestamp(), CpuSeconds(portalPid), PostgresCpuSeconds(), Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds);
+
+        /// <summary>Shares of the whole machine (all cores) over the sample's time.</summary>
+        public sealed record Usage(double Seconds, double Portal, double Postgres, double Harness);
+
+        public sealed record Sample(Machine Machine, long Started, double Portal, double Postgres, double Harness)
+        {
+            public Usage Stop()
+            {
+                var seconds = Stopwatch.GetElapsedTime(Started).TotalSeconds;
+                double Share(double cpu) => cpu / seconds / Environment.ProcessorCount;
+                return new(
+                    seconds,
+                    Share(CpuSeconds(Machine.PortalPid) - Portal),
+                    Share(PostgresCpuSeconds() - Postgres),
+                    Share(Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - Harness));
+            }
+        }
+
+        private int PortalPid => portalPid;
+
+        // Every PostgreSQL process on the machine: the harness's cluster is the only busy one while it runs.
+        private static double PostgresCpuSeconds() =>
+            Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(d => d!.All(char.IsAsciiDigit))
+                .Select(d => int.Parse(d!, CultureInfo.InvariantCulture))
+                .Where(pid => Read(() => File.ReadAllText($"/proc/{pid}/comm").Trim() == "postgres", false))
+                .Sum(pid => Read(() => CpuSeconds(pid), 0));
+
+        private static double CpuSeconds(int pid)
+        {
+            var fields = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name.
+            return (double.Parse(fields[11], CultureInfo.InvariantCulture) + double.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+        }
+
+        // A process may end between listing /proc and reading it.
+        private static T Read<T>(Func<T> read, T fallback)
+        {
+            try
+            {
+                return read();
+            }
+            catch (IOException)
+            {
+                return fallback;
+            }
+        }
+    }
+
+    /// <summary>Removes the harness's cluster folder once the cluster has stopped.</summary>
+    internal sealed class DeleteOnDispose(string path) : IDisposable
+    {
+        public void Dispose()
+        {
+            try
+            {
+                Directory.Delete(path, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Best effort: a folder left in the temp directory is harmless.
+            }
         }
     }
 }

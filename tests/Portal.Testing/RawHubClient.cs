@@ -35,10 +35,14 @@ public sealed class RawHubClient : IDisposable
     }
 
     /// <summary>Invokes a hub method and returns the completion message (with <c>result</c> or <c>error</c>), or the close message.</summary>
-    public async Task<JsonElement> InvokeAsync(string target, params object[] arguments)
+    public Task<JsonElement> InvokeAsync(string target, params object[] arguments) =>
+        InvokeJsonAsync(target, JsonSerializer.Serialize(arguments));
+
+    /// <summary>Invokes a hub method with its arguments already written as a JSON array (the load harness's fast path).</summary>
+    public async Task<JsonElement> InvokeJsonAsync(string target, string argumentsJson)
     {
         var id = (++_nextId).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        await SendAsync(JsonSerializer.Serialize(new { type = 1, invocationId = id, target, arguments }));
+        await SendAsync($$"""{"type":1,"invocationId":"{{id}}","target":{{JsonSerializer.Serialize(target)}},"arguments":{{argumentsJson}}}""");
         while (true)
         {
             foreach (var frame in await ReceiveFramesAsync())
@@ -52,6 +56,9 @@ public sealed class RawHubClient : IDisposable
             }
         }
     }
+
+    /// <summary>Sends a ping, as a client must at least every 30 s to keep an idle connection open.</summary>
+    public Task PingAsync() => SendAsync("""{"type":6}""");
 
     private Task SendAsync(string json) =>
         _socket.SendAsync(Encoding.UTF8.GetBytes(json + RecordSeparator), WebSocketMessageType.Text, true, CancellationToken.None);

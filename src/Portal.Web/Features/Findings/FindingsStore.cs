@@ -20,6 +20,9 @@ public sealed class FindingsStore(NpgsqlDataSource dataSource, TimeProvider time
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly Channel<(Guid SessionId, Guid RunId, bool Completed)> _requests = Channel.CreateUnbounded<(Guid, Guid, bool)>(new UnboundedChannelOptions { SingleReader = true });
 
+    /// <summary>The lock an evaluation holds on its run: it does not conflict with the key-share lock ingest takes.</summary>
+    public const string LockRunSql = "SELECT status FROM runs WHERE id = $1 AND session_id = $2 FOR NO KEY UPDATE";
+
     /// <summary>Asks for the run to be evaluated again soon.</summary>
     public void Request(Guid sessionId, Guid runId, bool runCompleted) => _requests.Writer.TryWrite((sessionId, runId, runCompleted));
 
@@ -35,7 +38,7 @@ public sealed class FindingsStore(NpgsqlDataSource dataSource, TimeProvider time
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         string? status;
-        await using (var lockRun = new NpgsqlCommand("SELECT status FROM runs WHERE id = $1 AND session_id = $2 FOR NO KEY UPDATE", connection, transaction))
+        await using (var lockRun = new NpgsqlCommand(LockRunSql, connection, transaction))
         {
             lockRun.Parameters.Add(new() { Value = runId });
             lockRun.Parameters.Add(new() { Value = sessionId });
@@ -141,7 +144,7 @@ public sealed class FindingsStore(NpgsqlDataSource dataSource, TimeProvider time
 public sealed partial class FindingsWorker(FindingsStore store, TimeProvider time, ILogger<FindingsWorker> logger) : BackgroundService
 {
     /// <summary>The shortest time between the starts of two passes.</summary>
-    public static readonly TimeSpan MinimumPass = TimeSpan.FromMilliseconds(100);
+    public static readonly TimeSpan MinimumPass = TimeSpan.FromMilliseconds(500);
 
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

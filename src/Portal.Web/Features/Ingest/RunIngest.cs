@@ -56,12 +56,22 @@ public sealed partial class RunIngest : IAsyncDisposable
 
     /// <summary>Starts the writers.</summary>
     public RunIngest(NpgsqlDataSource dataSource, Findings.FindingsStore findings, TimeProvider time, ILogger<RunIngest> logger)
+        : this(dataSource, findings, time, logger, Task.CompletedTask)
+    {
+    }
+
+    /// <summary>Starts the writers once <paramref name="writersStart"/> completes: tests queue a batch first.</summary>
+    internal RunIngest(NpgsqlDataSource dataSource, Findings.FindingsStore findings, TimeProvider time, ILogger<RunIngest> logger, Task writersStart)
     {
         _dataSource = dataSource;
         _findings = findings;
         _time = time;
         _logger = logger;
-        _writers = [.. Enumerable.Range(0, Writers).Select(_ => Task.Run(WriteAsync))];
+        _writers = [.. Enumerable.Range(0, Writers).Select(_ => Task.Run(async () =>
+        {
+            await writersStart;
+            await WriteAsync();
+        }))];
     }
 
     /// <summary>
