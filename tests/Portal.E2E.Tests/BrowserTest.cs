@@ -17,7 +17,7 @@ public abstract class BrowserTest(string name, Dictionary<string, string>? envir
 
     public async Task InitializeAsync()
     {
-        Portal = await PortalProcess.StartAsync(name, environment);
+        Portal = await PortalProcess.StartAsync(name, environment, await DatabaseAsync());
         _playwright = await Playwright.CreateAsync();
         Browser = await Chromium.LaunchAsync(_playwright, BrowserArguments);
     }
@@ -28,10 +28,13 @@ public abstract class BrowserTest(string name, Dictionary<string, string>? envir
     /// <summary>Starts another Chromium through a wrapper program (a lab browser inside a network namespace).</summary>
     protected Task<IBrowser> LaunchBrowserThroughAsync(string executablePath, params string[] arguments) => Chromium.LaunchAsync(_playwright, executablePath, arguments);
 
+    /// <summary>The portal's connection string: null for a fresh database on the tests' shared cluster.</summary>
+    protected virtual Task<string?> DatabaseAsync() => Task.FromResult<string?>(null);
+
     /// <summary>Extra command-line arguments for Chromium.</summary>
     protected virtual string[] BrowserArguments => [];
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         // The portal's log, next to the test assembly, for reading after a failure.
         await File.WriteAllLinesAsync(Path.Combine(AppContext.BaseDirectory, $"portal-{name}.log"), Portal.Output);

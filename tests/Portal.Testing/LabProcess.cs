@@ -42,8 +42,7 @@ public sealed class LabProcess : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(arguments);
         var path = Find(program)
             ?? throw new InvalidOperationException($"{program} is not installed: the README's test command installs it (scripts/prerequisites.sh --tests).");
-        var folder = Path.Combine(Path.GetTempPath(), $"portal-lab-{program}-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(folder);
+        var folder = TempFolder.Create($"portal-lab-{program}");
         // Servers that drop root privileges (Squid, Varnish) write into the folder as their own user.
         if (!OperatingSystem.IsWindows())
         {

@@ -70,7 +70,7 @@ public static class TestCertificates
     public static Dictionary<string, string> KestrelEnvironment(string urls)
     {
         using var certificate = SelfSigned(["localhost"], [IPAddress.Loopback]);
-        var (path, key) = WritePem(certificate, Path.Combine(Path.GetTempPath(), "portal-tls-" + Guid.NewGuid().ToString("N")));
+        var (path, key) = WritePem(certificate, TempFolder.Create("portal-tls"));
         return new()
         {
             ["ASPNETCORE_URLS"] = urls,

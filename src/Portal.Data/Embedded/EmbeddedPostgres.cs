@@ -24,6 +24,9 @@ public sealed class EmbeddedPostgresOptions
 
     /// <summary>A folder with <c>initdb</c>, <c>pg_ctl</c> and <c>postgres</c>; found on the machine when null.</summary>
     public string? BinDirectory { get; init; }
+
+    /// <summary>The loopback port to listen on; a free one when null. A fixed port lets a restarted cluster keep its address.</summary>
+    public int? Port { get; init; }
 }
 
 /// <summary>
@@ -111,7 +114,7 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
             await RunAsync(bin, ["pg_ctl", "-D", cluster, "-m", "fast", "-w", "stop"], throwOnError: false, cancellationToken);
         }
 
-        var port = FreeLoopbackPort();
+        var port = options.Port ?? FreeLoopbackPort();
         var serverOptions = string.Join(' ',
             "-c listen_addresses=127.0.0.1",
             $"-p {port.ToString(CultureInfo.InvariantCulture)}",

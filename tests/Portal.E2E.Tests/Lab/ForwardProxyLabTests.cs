@@ -42,7 +42,7 @@ public sealed class ForwardProxyLabTests() : LabTest("lab-forward", Environment)
     {
         var port = PortalProcess.FreePort();
         using var authority = TestCertificates.Authority("Portal Lab Inspection CA");
-        var (caPath, caKey) = TestCertificates.WritePem(authority, Path.Combine(Path.GetTempPath(), "portal-lab-ca-" + Guid.NewGuid().ToString("N")));
+        var (caPath, caKey) = TestCertificates.WritePem(authority, TempFolder.Create("portal-lab-ca"));
         await using var squid = await StartSquidAsync(
             Config("squid-bump.conf", ("listen", port)), port,
             new Dictionary<string, string> { ["ca.pem"] = await File.ReadAllTextAsync(caPath), ["ca.key"] = await File.ReadAllTextAsync(caKey) },

@@ -178,7 +178,7 @@ public sealed class ReverseProxyLabTests() : LabTest("lab-reverse", Environment)
     private async Task<LabProcess> StartStunnelAsync(int port, int idleSeconds)
     {
         using var certificate = TestCertificates.SelfSigned(["localhost"], [IPAddress.Loopback]);
-        var (certificatePath, keyPath) = TestCertificates.WritePem(certificate, Path.Combine(Path.GetTempPath(), "portal-stunnel-" + Guid.NewGuid().ToString("N")));
+        var (certificatePath, keyPath) = TestCertificates.WritePem(certificate, TempFolder.Create("portal-stunnel"));
         return await LabProcess.StartAsync(
             "stunnel4", Config("stunnel.conf", ("listen", port), ("portal", PortalPort), ("timeout", idleSeconds)), ["{config}"], port,
             new Dictionary<string, string> { ["cert.pem"] = await File.ReadAllTextAsync(certificatePath), ["cert.key"] = await File.ReadAllTextAsync(keyPath) });

@@ -18,7 +18,7 @@ public sealed class ServerProbeLabTests() : LabTest("lab-probes", Environment)
     {
         get
         {
-            var folder = Path.Combine(Path.GetTempPath(), "portal-lab-root-" + Guid.NewGuid().ToString("N"));
+            var folder = TempFolder.Create("portal-lab-root");
             var (root, _) = TestCertificates.WritePem(s_authority, folder);
             return new()
             {
