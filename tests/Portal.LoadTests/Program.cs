@@ -4,7 +4,7 @@
 // the portal's memory and CPU. See the README's "Load harness" section.
 //
 //   dotnet run -c Release --project tests/Portal.LoadTests -- [--runs 200] [--results 100] [--watchers 4]
-//       [--pace-ms 100] [--transport hub|http] [--idle 10000] [--no-fsync]
+//       [--consoles 2] [--pace-ms 100] [--transport hub|http] [--idle 10000] [--no-fsync]
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -12,13 +12,14 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Playwright;
 using Npgsql;
 using Portal.Data.Embedded;
 using Portal.LoadTests;
 using Portal.Testing;
 
 var options = LoadOptions.Parse(args);
-Console.WriteLine($"Load harness: {options.Runs} runs over {options.Transport}, {options.Watchers} watchers, {Environment.ProcessorCount} cores, PostgreSQL fsync {(options.Durable ? "on" : "off")}");
+Console.WriteLine($"Load harness: {options.Runs} runs over {options.Transport}, {options.Watchers} event-bus listeners, {options.Consoles} engineers' session pages, {Environment.ProcessorCount} cores, PostgreSQL fsync {(options.Durable ? "on" : "off")}");
 
 // A cluster of its own, configured as the portal's embedded default (fsync on) unless --no-fsync: every commit
 // reaches the disk, as it would in production.
@@ -33,10 +34,10 @@ await using var portal = await PortalProcess.StartAsync(
 using var api = portal.CreateClient();
 var machine = new Machine(portal.ProcessId);
 
-var tokens = await CreateSessionsAsync(options.Runs);
+var sessions = await CreateSessionsAsync(options.Runs);
 await using var watchers = await Watchers.StartAsync(portal.ConnectionString, options.Watchers);
 var reporters = new List<IReporter>();
-foreach (var token in tokens)
+foreach (var (_, token) in sessions)
 {
     reporters.Add(await ConnectAsync(token));
 }
@@ -53,9 +54,12 @@ var refusals = await RunAllAsync(reporters, options.Results, pace: null, watcher
 var busy = sample.Stop();
 var total = options.Runs * options.Results;
 Console.WriteLine($"  throughput: {total} results in {busy.Seconds:0.00} s = {total / busy.Seconds:0} results/s acknowledged and stored (budget >= 5,000 on 2 cores)");
-Console.WriteLine($"    CPU: portal {busy.Portal:0%}, PostgreSQL {busy.Postgres:0%}, this harness {busy.Harness:0%} of the machine; portal RSS {machine.PortalRssMiB():0} MiB");
-Console.WriteLine($"    send -> watcher receipt at saturation: {watchers.Summary()}");
+Console.WriteLine($"    CPU: portal {busy.Portal:0%}, PostgreSQL {busy.Postgres:0%}, this harness {busy.Harness:0%}, Chromium {busy.Chromium:0%} of the machine; portal RSS {machine.PortalRssMiB():0} MiB");
+Console.WriteLine($"    send -> event-bus notification at saturation: {watchers.Summary()}");
 Report(refusals);
+
+// Engineers open their session pages only now: their browsers run on this machine too, and would take its CPU from ingest.
+await using var consoles = await Consoles.StartAsync(portal, sessions.Take(options.Consoles).Select(s => s.Id));
 watchers.Reset();
 
 // Latency: every run sends one result each pace, together a steady load below saturation.
@@ -63,8 +67,9 @@ var paced = machine.Start();
 refusals = await RunAllAsync(reporters, options.Results, TimeSpan.FromMilliseconds(options.PaceMs), watchers);
 var steady = paced.Stop();
 Console.WriteLine($"  latency: {options.Runs} runs at once, one result per run every {options.PaceMs} ms ({options.Runs * 1000.0 / options.PaceMs:0} results/s)");
-Console.WriteLine($"    send -> watcher receipt: {watchers.Summary()} (budget p50 <= 25 ms, p99 <= 100 ms)");
-Console.WriteLine($"    CPU: portal {steady.Portal:0%}, PostgreSQL {steady.Postgres:0%}, this harness {steady.Harness:0%} of the machine");
+Console.WriteLine($"    send -> event-bus notification: {watchers.Summary()}");
+Console.WriteLine($"    send -> row in an engineer's session page: {await consoles.SummaryAsync(watchers)} (budget p50 <= 25 ms, p99 <= 100 ms)");
+Console.WriteLine($"    CPU: portal {steady.Portal:0%}, PostgreSQL {steady.Postgres:0%}, this harness {steady.Harness:0%}, Chromium {steady.Chromium:0%} of the machine");
 Report(refusals);
 
 foreach (var reporter in reporters)
@@ -82,15 +87,15 @@ foreach (var line in portal.Output.Where(l => l.Contains("fail:", StringComparis
     Console.WriteLine($"  portal log: {line}");
 }
 
-async Task<List<string>> CreateSessionsAsync(int count)
+async Task<List<(Guid Id, string Token)>> CreateSessionsAsync(int count)
 {
-    var created = new ConcurrentBag<string>();
+    var created = new ConcurrentBag<(Guid, string)>();
     await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, ct) =>
     {
         using var response = await api.PostAsJsonAsync("/api/v1/sessions", new { customerName = $"Load {i}" }, ct);
         response.EnsureSuccessStatusCode();
-        var url = (await response.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("customerUrl").GetString()!;
-        created.Add(new Uri(url).Segments[^1]);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>(ct);
+        created.Add((body.GetProperty("id").GetGuid(), new Uri(body.GetProperty("customerUrl").GetString()!).Segments[^1]));
     });
     return [.. created];
 }
@@ -106,7 +111,7 @@ async Task MeasureIdleAsync(int count)
     GC.Collect();
     var before = machine.PortalRssMiB();
     var held = new ConcurrentBag<RawHubClient>();
-    await Parallel.ForEachAsync(idleTokens, new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (token, _) =>
+    await Parallel.ForEachAsync(idleTokens.Select(s => s.Token), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (token, _) =>
         held.Add((RawHubClient)((HubReporter)await ConnectAsync(token)).Client));
 
     // Hold them for a while, pinging as a page does, so the figure is not a transient peak before the first collection.
@@ -172,7 +177,7 @@ static async Task<ConcurrentDictionary<string, int>> RunAllAsync(List<IReporter>
 namespace Portal.LoadTests
 {
     /// <summary>The command line.</summary>
-    internal sealed record LoadOptions(int Runs, int Results, int Watchers, int PaceMs, string Transport, int Idle, bool Durable)
+    internal sealed record LoadOptions(int Runs, int Results, int Watchers, int Consoles, int PaceMs, string Transport, int Idle, bool Durable)
     {
         public static LoadOptions Parse(string[] args)
         {
@@ -189,7 +194,7 @@ namespace Portal.LoadTests
                 throw new ArgumentException("--transport is hub or http.");
             }
 
-            return new(Number("--runs", 200), Number("--results", 100), Number("--watchers", 4), Number("--pace-ms", 100), transport, Number("--idle", 0), !args.Contains("--no-fsync"));
+            return new(Number("--runs", 200), Number("--results", 100), Number("--watchers", 4), Number("--consoles", 2), Number("--pace-ms", 100), transport, Number("--idle", 0), !args.Contains("--no-fsync"));
         }
     }
 
@@ -242,6 +247,7 @@ namespace Portal.LoadTests
     {
         private const string ResultIdKey = "\"resultId\":\"";
         private readonly ConcurrentDictionary<Guid, long> _sent = new();
+        private readonly ConcurrentDictionary<Guid, double> _sentUnixMs = new();
         private readonly ConcurrentQueue<double> _latencies = new();
         private readonly List<NpgsqlConnection> _connections = [];
         private readonly List<Task> _loops = [];
@@ -279,19 +285,29 @@ namespace Portal.LoadTests
             return watchers;
         }
 
-        public void Sent(Guid id) => _sent[id] = Stopwatch.GetTimestamp();
+        public void Sent(Guid id)
+        {
+            _sent[id] = Stopwatch.GetTimestamp();
+            _sentUnixMs[id] = (DateTime.UtcNow - DateTime.UnixEpoch).TotalMilliseconds;
+        }
+
+        /// <summary>When a result was sent, in milliseconds since 1970 by this machine's clock (the browser's clock too).</summary>
+        public bool SentAt(Guid id, out double unixMs) => _sentUnixMs.TryGetValue(id, out unixMs);
 
         public void Reset()
         {
             _sent.Clear();
+            _sentUnixMs.Clear();
             _latencies.Clear();
         }
 
-        public string Summary()
+        public string Summary() => Describe(_latencies, "notifications");
+
+        public static string Describe(IEnumerable<double> latencies, string what)
         {
-            var sorted = _latencies.Order().ToArray();
+            var sorted = latencies.Order().ToArray();
             double Q(double q) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
-            return $"p50 {Q(0.50):0.0} ms, p95 {Q(0.95):0.0} ms, p99 {Q(0.99):0.0} ms, max {Q(1):0.0} ms over {sorted.Length} notifications";
+            return $"p50 {Q(0.50):0.0} ms, p95 {Q(0.95):0.0} ms, p99 {Q(0.99):0.0} ms, max {Q(1):0.0} ms over {sorted.Length} {what}";
         }
 
         public async ValueTask DisposeAsync()
@@ -317,19 +333,110 @@ namespace Portal.LoadTests
         }
     }
 
-    /// <summary>CPU and memory of the portal, of PostgreSQL and of the harness, from /proc.</summary>
+    /// <summary>
+    /// Engineers watching: the bootstrap admin's session pages in Chromium, one per session, each noting (by a
+    /// MutationObserver, on the page's clock, which is this machine's) when each result's row first appears.
+    /// </summary>
+    internal sealed class Consoles : IAsyncDisposable
+    {
+        private const string Observe = """
+            () => {
+              window.__seen = {};
+              const note = () => {
+                const now = performance.timeOrigin + performance.now();
+                for (const row of document.querySelectorAll('[data-result]')) {
+                  const id = row.dataset.result;
+                  if (id && !(id in window.__seen)) window.__seen[id] = now;
+                }
+              };
+              new MutationObserver(note).observe(document.body, { childList: true, subtree: true });
+              note();
+            }
+            """;
+
+        private readonly List<IPage> _pages = [];
+        private IPlaywright? _playwright;
+        private IBrowser? _browser;
+
+        public static async Task<Consoles> StartAsync(PortalProcess portal, IEnumerable<Guid> sessions)
+        {
+            var consoles = new Consoles();
+            var ids = sessions.ToList();
+            if (ids.Count == 0)
+            {
+                return consoles;
+            }
+
+            consoles._playwright = await Playwright.CreateAsync();
+            consoles._browser = await Chromium.LaunchAsync(consoles._playwright);
+            var context = await consoles._browser.NewContextAsync();
+            var login = await context.NewPageAsync();
+            await login.GotoAsync(new Uri(portal.BaseAddress, "/account/login").ToString());
+            await login.Locator("#email").FillAsync(PortalProcess.AdminEmail);
+            await login.Locator("#password").FillAsync(PortalProcess.AdminPassword);
+            await login.GetByRole(AriaRole.Button, new() { Name = "Log in" }).ClickAsync();
+            await login.WaitForURLAsync("**/sessions");
+            await login.CloseAsync();
+            foreach (var id in ids)
+            {
+                var page = await context.NewPageAsync();
+                await page.GotoAsync(new Uri(portal.BaseAddress, $"/sessions/{id}").ToString());
+                await page.Locator("[data-interactive=true]").WaitForAsync(new() { Timeout = 30_000 });
+                await page.EvaluateAsync(Observe);
+                consoles._pages.Add(page);
+            }
+
+            return consoles;
+        }
+
+        /// <summary>Send-to-row latencies of the results sent since the last reset, once their rows have had a moment to appear.</summary>
+        public async Task<string> SummaryAsync(Watchers sent)
+        {
+            if (_pages.Count == 0)
+            {
+                return "no session pages open (--consoles 0)";
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            var latencies = new List<double>();
+            foreach (var page in _pages)
+            {
+                foreach (var (id, seen) in await page.EvaluateAsync<Dictionary<string, double>>("() => window.__seen"))
+                {
+                    if (sent.SentAt(Guid.Parse(id), out var at))
+                    {
+                        latencies.Add(seen - at);
+                    }
+                }
+            }
+
+            return Watchers.Describe(latencies, $"rows in {_pages.Count} pages");
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_browser is not null)
+            {
+                await _browser.DisposeAsync();
+            }
+
+            _playwright?.Dispose();
+        }
+    }
+
+    /// <summary>CPU and memory of the portal, of PostgreSQL, of the harness and of Chromium, from /proc.</summary>
     internal sealed class Machine(int portalPid)
     {
         public double PortalRssMiB() =>
             File.ReadLines($"/proc/{portalPid}/status").Where(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))
                 .Select(l => double.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024).FirstOrDefault();
 
-        public Sample Start() => new(this, Stopwatch.GetTimestamp(), CpuSeconds(portalPid), PostgresCpuSeconds(), Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds);
+        public Sample Start() => new(this, Stopwatch.GetTimestamp(), CpuSeconds(portalPid), CpuSecondsOf("postgres"), Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, CpuSecondsOf("chrom"));
 
         /// <summary>Shares of the whole machine (all cores) over the sample's time.</summary>
-        public sealed record Usage(double Seconds, double Portal, double Postgres, double Harness);
+        public sealed record Usage(double Seconds, double Portal, double Postgres, double Harness, double Chromium);
 
-        public sealed record Sample(Machine Machine, long Started, double Portal, double Postgres, double Harness)
+        public sealed record Sample(Machine Machine, long Started, double Portal, double Postgres, double Harness, double Chromium)
         {
             public Usage Stop()
             {
@@ -338,18 +445,19 @@ namespace Portal.LoadTests
                 return new(
                     seconds,
                     Share(CpuSeconds(Machine.PortalPid) - Portal),
-                    Share(PostgresCpuSeconds() - Postgres),
-                    Share(Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - Harness));
+                    Share(CpuSecondsOf("postgres") - Postgres),
+                    Share(Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - Harness),
+                    Share(CpuSecondsOf("chrom") - Chromium));
             }
         }
 
         private int PortalPid => portalPid;
 
-        // Every PostgreSQL process on the machine: the harness's cluster is the only busy one while it runs.
-        private static double PostgresCpuSeconds() =>
+        // Every process on the machine whose name starts so (PostgreSQL's, Chromium's): the harness's are the busy ones while it runs.
+        private static double CpuSecondsOf(string name) =>
             Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(d => d!.All(char.IsAsciiDigit))
                 .Select(d => int.Parse(d!, CultureInfo.InvariantCulture))
-                .Where(pid => Read(() => File.ReadAllText($"/proc/{pid}/comm").Trim() == "postgres", false))
+                .Where(pid => Read(() => File.ReadAllText($"/proc/{pid}/comm").StartsWith(name, StringComparison.Ordinal), false))
                 .Sum(pid => Read(() => CpuSeconds(pid), 0));
 
         private static double CpuSeconds(int pid)
