@@ -4,7 +4,7 @@
 // the portal's memory and CPU. See the README's "Load harness" section.
 //
 //   dotnet run -c Release --project tests/Portal.LoadTests -- [--runs 200] [--results 100] [--watchers 4]
-//       [--consoles 2] [--pace-ms 100] [--transport hub|http] [--idle 10000] [--no-fsync]
+//       [--consoles 2] [--pace-ms 100] [--transport hub|http] [--idle 10000] [--no-fsync] [--screenshot page.png]
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -71,6 +71,11 @@ Console.WriteLine($"    send -> event-bus notification: {watchers.Summary()}");
 Console.WriteLine($"    send -> row in an engineer's session page: {await consoles.SummaryAsync(watchers)} (budget p50 <= 25 ms, p99 <= 100 ms)");
 Console.WriteLine($"    CPU: portal {steady.Portal:0%}, PostgreSQL {steady.Postgres:0%}, this harness {steady.Harness:0%}, Chromium {steady.Chromium:0%} of the machine");
 Report(refusals);
+var shot = Array.IndexOf(args, "--screenshot");
+if (shot >= 0 && shot + 1 < args.Length)
+{
+    await consoles.ScreenshotAsync(args[shot + 1]);
+}
 
 foreach (var reporter in reporters)
 {
@@ -411,6 +416,17 @@ namespace Portal.LoadTests
             }
 
             return Watchers.Describe(latencies, $"rows in {_pages.Count} pages");
+        }
+
+        /// <summary>Saves the first engineer's page as it looks now.</summary>
+        public async Task ScreenshotAsync(string path)
+        {
+            if (_pages.Count > 0)
+            {
+                // The console scrolls inside its layout: bring the newest run's results into view.
+                await _pages[0].Locator(".results-grid").First.ScrollIntoViewIfNeededAsync();
+                await _pages[0].ScreenshotAsync(new() { Path = path });
+            }
         }
 
         public async ValueTask DisposeAsync()

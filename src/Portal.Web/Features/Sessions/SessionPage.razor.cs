@@ -161,10 +161,6 @@ public partial class SessionPage
         }
     }
 
-    /// <summary>Each result's row names its result, for tests and for the load harness's console watchers.</summary>
-    private static void MarkResultRow(Radzen.RowRenderEventArgs<ResultDetail> row) =>
-        row.Attributes["data-result"] = row.Data?.Id.ToString() ?? "";
-
     /// <summary>
     /// Events that arrive while the page reloads are gathered and answered by one more reload, not one reload each: a
     /// run that reports faster than the page can reload and render would otherwise queue reloads, and every new row
