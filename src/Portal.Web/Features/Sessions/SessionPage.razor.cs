@@ -26,6 +26,7 @@ public partial class SessionPage
     private readonly HashSet<Guid> _raw = [];
     private readonly SemaphoreSlim _reload = new(1, 1);
     private readonly HashSet<string> _pendingKinds = new(StringComparer.Ordinal);
+    private readonly HashSet<Guid> _pendingResults = [];
     private bool _reloading;
     private readonly CancellationTokenSource _disposed = new();
     private SessionDetail? _session;
@@ -126,15 +127,16 @@ public partial class SessionPage
     }
 
     private Task LoadAsync(bool everything, string? kind = null) =>
-        LoadAsync(everything, kind is null ? [] : new HashSet<string>(StringComparer.Ordinal) { kind });
+        LoadAsync(everything, kind is null ? [] : new HashSet<string>(StringComparer.Ordinal) { kind }, []);
 
-    private async Task LoadAsync(bool everything, IReadOnlySet<string> kinds)
+    private async Task LoadAsync(bool everything, IReadOnlySet<string> kinds, IReadOnlyCollection<Guid> newResults)
     {
         bool Any(params string[] these) => everything || kinds.Contains(PortalEventKinds.Resync) || these.Any(kinds.Contains);
         await _reload.WaitAsync(_disposed.Token);
         try
         {
-            if (Any(PortalEventKinds.ResultStored, PortalEventKinds.RunStarted, PortalEventKinds.RunCompleted, PortalEventKinds.FindingsChanged, PortalEventKinds.SessionChanged))
+            if (Any(PortalEventKinds.ResultStored, PortalEventKinds.RunStarted, PortalEventKinds.RunCompleted, PortalEventKinds.FindingsChanged, PortalEventKinds.SessionChanged)
+                && !await AppendAsync(everything, kinds, newResults))
             {
                 _session = await Sessions.GetAsync(Id, _disposed.Token);
                 _notFound = _session is null;
@@ -162,6 +164,28 @@ public partial class SessionPage
     }
 
     /// <summary>
+    /// New results of runs the page already shows are fetched alone and appended: a live run adds a result many
+    /// times a second, and reloading the whole session for each would grow with the session. Anything else reloads.
+    /// </summary>
+    private async Task<bool> AppendAsync(bool everything, IReadOnlySet<string> kinds, IReadOnlyCollection<Guid> newResults)
+    {
+        if (everything || _session is not { } session || newResults.Count == 0 || kinds.Any(k => k != PortalEventKinds.ResultStored))
+        {
+            return false;
+        }
+
+        var fresh = await Sessions.ResultsAsync(Id, newResults, _disposed.Token);
+        if (fresh.Count != newResults.Count || fresh.Any(r => !session.Runs.Any(run => run.Id == r.RunId)))
+        {
+            return false;
+        }
+
+        var shown = session.Results.Select(r => r.Id).ToHashSet();
+        _session = session with { Results = [.. session.Results.Concat(fresh.Where(r => !shown.Contains(r.Id))).OrderBy(r => r.ReceivedAt)] };
+        return true;
+    }
+
+    /// <summary>
     /// Events that arrive while the page reloads are gathered and answered by one more reload, not one reload each: a
     /// run that reports faster than the page can reload and render would otherwise queue reloads, and every new row
     /// would wait behind all of them.
@@ -171,6 +195,11 @@ public partial class SessionPage
         lock (_pendingKinds)
         {
             _pendingKinds.Add(portalEvent.Kind);
+            if (portalEvent is { Kind: PortalEventKinds.ResultStored, ResultId: { } resultId })
+            {
+                _pendingResults.Add(resultId);
+            }
+
             if (_reloading || _disposed.IsCancellationRequested)
             {
                 return;
@@ -185,6 +214,7 @@ public partial class SessionPage
             while (true)
             {
                 HashSet<string> kinds;
+                Guid[] results;
                 lock (_pendingKinds)
                 {
                     if (_pendingKinds.Count == 0)
@@ -195,10 +225,12 @@ public partial class SessionPage
                     }
 
                     kinds = [.. _pendingKinds];
+                    results = [.. _pendingResults];
                     _pendingKinds.Clear();
+                    _pendingResults.Clear();
                 }
 
-                await LoadAsync(everything: false, kinds);
+                await LoadAsync(everything: false, kinds, results);
                 await InvokeAsync(StateHasChanged);
             }
         }

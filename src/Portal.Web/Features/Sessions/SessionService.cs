@@ -264,6 +264,14 @@ public sealed class SessionService(IDbContextFactory<PortalDbContext> contexts, 
         return SessionDetail.From(session, runs, results, findings);
     }
 
+    /// <summary>Some of a session's results, by id, in the order they arrived: what a watching page appends.</summary>
+    public async Task<List<ResultDetail>> ResultsAsync(Guid sessionId, IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var results = await db.Results.AsNoTracking().Where(r => r.SessionId == sessionId && ids.Contains(r.Id)).OrderBy(r => r.ReceivedAt).ToListAsync(cancellationToken);
+        return [.. results.Select(ResultDetail.From)];
+    }
+
     private static string? Clean(string? text) => string.IsNullOrWhiteSpace(text) ? null : text.Trim();
 
     private static string Shorten(string? text) => text is null ? "null" : text.Length <= 60 ? text : text[..60] + "…";
