@@ -164,24 +164,37 @@ public partial class SessionPage
     }
 
     /// <summary>
-    /// New results of runs the page already shows are fetched alone and appended: a live run adds a result many
-    /// times a second, and reloading the whole session for each would grow with the session. Anything else reloads.
+    /// What a live run changes many times a second is read alone: its new results (of runs the page already shows)
+    /// are appended, and changed findings replace the findings. Reloading the whole session for each would grow
+    /// with the session. Anything else reloads.
     /// </summary>
     private async Task<bool> AppendAsync(bool everything, IReadOnlySet<string> kinds, IReadOnlyCollection<Guid> newResults)
     {
-        if (everything || _session is not { } session || newResults.Count == 0 || kinds.Any(k => k != PortalEventKinds.ResultStored))
+        if (everything || _session is not { } session
+            || kinds.Any(k => k is not (PortalEventKinds.ResultStored or PortalEventKinds.FindingsChanged))
+            || (kinds.Contains(PortalEventKinds.ResultStored) && newResults.Count == 0))
         {
             return false;
         }
 
-        var fresh = await Sessions.ResultsAsync(Id, newResults, _disposed.Token);
-        if (fresh.Count != newResults.Count || fresh.Any(r => !session.Runs.Any(run => run.Id == r.RunId)))
+        if (newResults.Count > 0)
         {
-            return false;
+            var fresh = await Sessions.ResultsAsync(Id, newResults, _disposed.Token);
+            if (fresh.Count != newResults.Count || fresh.Any(r => !session.Runs.Any(run => run.Id == r.RunId)))
+            {
+                return false;
+            }
+
+            var shown = session.Results.Select(r => r.Id).ToHashSet();
+            session = session with { Results = [.. session.Results.Concat(fresh.Where(r => !shown.Contains(r.Id))).OrderBy(r => r.ReceivedAt)] };
         }
 
-        var shown = session.Results.Select(r => r.Id).ToHashSet();
-        _session = session with { Results = [.. session.Results.Concat(fresh.Where(r => !shown.Contains(r.Id))).OrderBy(r => r.ReceivedAt)] };
+        if (kinds.Contains(PortalEventKinds.FindingsChanged))
+        {
+            session = session with { Findings = await Sessions.FindingsAsync(Id, _disposed.Token) };
+        }
+
+        _session = session;
         return true;
     }
 

@@ -264,6 +264,13 @@ public sealed class SessionService(IDbContextFactory<PortalDbContext> contexts, 
         return SessionDetail.From(session, runs, results, findings);
     }
 
+    /// <summary>A session's findings, most serious first: what a watching page replaces when they change.</summary>
+    public async Task<List<FindingDetail>> FindingsAsync(Guid sessionId, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        return SessionDetail.Order(await db.Findings.AsNoTracking().Where(f => f.SessionId == sessionId).ToListAsync(cancellationToken));
+    }
+
     /// <summary>Some of a session's results, by id, in the order they arrived: what a watching page appends.</summary>
     public async Task<List<ResultDetail>> ResultsAsync(Guid sessionId, IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
     {
@@ -296,7 +303,11 @@ public sealed record SessionDetail(
         s.Id, s.CustomerName, s.TicketRef, s.Status, s.CreatedAt, s.ExpiresAt, s.LinkRevokedAt, s.IdleSeconds, s.Targets,
         [.. runs.Select(r => new RunDetail(r.Id, r.Status, r.StartedAt, r.CompletedAt, r.UserAgent, r.Verdict))],
         [.. results.Select(ResultDetail.From)],
-        [.. findings.OrderBy(f => Portal.Core.Diagnosis.Severity.Rank(f.Severity)).ThenBy(f => f.Code, StringComparer.Ordinal).Select(FindingDetail.From)]);
+        Order(findings));
+
+    /// <summary>Findings as the console and the API list them: most serious first, then by code.</summary>
+    public static List<FindingDetail> Order(IEnumerable<StoredFinding> findings) =>
+        [.. findings.OrderBy(f => Portal.Core.Diagnosis.Severity.Rank(f.Severity)).ThenBy(f => f.Code, StringComparer.Ordinal).Select(FindingDetail.From)];
 
     /// <summary>A run the portal made by probing (no browser behind it, every result from a probe), not a customer's.</summary>
     public bool IsProbeRun(RunDetail run) =>
