@@ -255,9 +255,11 @@ public partial class SessionPage
         {
             if (!finished)
             {
-                // A failed reload (the database briefly away) leaves the next event to start again.
+                // A failed reload (the database briefly away) leaves the next event to start again, with a full
+                // reload: what this one was to fetch is not known to it.
                 lock (_pendingKinds)
                 {
+                    _pendingKinds.Add(PortalEventKinds.Resync);
                     _reloading = false;
                 }
             }
