@@ -45,6 +45,11 @@ public sealed class CustomerRunTests() : BrowserTest("e2e")
             (await page.EvaluateAsync<bool>("() => window.__sameDocument === true")).ShouldBeTrue("the page was reloaded");
         }
 
+        // The raw result opens on demand in the run's card (which otherwise re-renders only when its rows change).
+        var echoRow = engineer.Locator(".results-grid tr", new() { HasTextString = "ws.echo" });
+        await echoRow.GetByRole(AriaRole.Button, new() { Name = "JSON" }).ClickAsync();
+        (await echoRow.Locator(".raw-json").InnerTextAsync(new() { Timeout = 5_000 })).ShouldContain("\"Step\": \"ws.echo\"");
+
         (await customer.Locator("#verdict").InnerTextAsync()).ShouldContain("All tests passed");
         var all = await StoredResultsAsync(new Uri(link).Segments[^1]);
         all.Select(r => r.Step).Order(StringComparer.Ordinal).ShouldBe(["server.connection", "ws.echo"]);

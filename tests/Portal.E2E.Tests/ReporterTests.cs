@@ -83,7 +83,10 @@ public sealed class ReporterTests() : BrowserTest("reporter")
         (await StoredIdsAsync(session, "client")).SetEquals(pageIds).ShouldBeTrue();
         (await CountAsync("SELECT count(*) FROM results WHERE session_id = $1 AND transport = 'report-code'", session)).ShouldBe(3);
         (await CountAsync("SELECT count(*) FROM runs WHERE session_id = $1 AND status = 'completed'", session)).ShouldBe(1);
-        (await engineer.Locator(".results-grid tr", new() { HasTextString = "ws.echo" }).CountAsync()).ShouldBe(1);
+        // The notice can render before the page's last reload: wait for the row, then check it is there once.
+        var echoRows = engineer.Locator(".results-grid tr", new() { HasTextString = "ws.echo" });
+        await echoRows.First.WaitForAsync(new() { Timeout = 5_000 });
+        (await echoRows.CountAsync()).ShouldBe(1);
     }
 
     [Fact]

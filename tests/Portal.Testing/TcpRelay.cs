@@ -39,9 +39,17 @@ public sealed class TcpRelay : IAsyncDisposable
         {
             if (_connections.TryRemove(client, out _))
             {
-                client.Client.LingerState = new LingerOption(true, 0);
+                try
+                {
+                    client.Client.LingerState = new LingerOption(true, 0);
+                    count++;
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The connection ended by itself at this very moment: nothing left to cut.
+                }
+
                 client.Dispose();
-                count++;
             }
         }
 

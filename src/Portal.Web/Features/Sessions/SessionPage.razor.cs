@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Security.Claims;
-using System.Text.Json;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.SignalR;
 using Portal.Core.Results;
@@ -20,10 +19,8 @@ public partial class SessionPage
 {
     private enum Panel { None, Probe, Import, Compare, Share }
 
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     private readonly Guid _pageId = Guid.NewGuid();
-    private readonly HashSet<Guid> _raw = [];
     private readonly SemaphoreSlim _reload = new(1, 1);
     private readonly HashSet<string> _pendingKinds = new(StringComparer.Ordinal);
     private readonly HashSet<Guid> _pendingResults = [];
@@ -396,25 +393,7 @@ public partial class SessionPage
         }
     }
 
-    private void ToggleRaw(Guid resultId)
-    {
-        if (!_raw.Remove(resultId))
-        {
-            _raw.Add(resultId);
-        }
-    }
-
-    private static string RawJson(ResultDetail result) => JsonSerializer.Serialize(result, Indented);
-
     private static string Format(DateTimeOffset time) => time.ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture);
-
-    private static BadgeStyle StatusStyle(string status) => status switch
-    {
-        "pass" => BadgeStyle.Success,
-        "warn" => BadgeStyle.Warning,
-        "fail" or "error" or "blocked" => BadgeStyle.Danger,
-        _ => BadgeStyle.Light,
-    };
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
