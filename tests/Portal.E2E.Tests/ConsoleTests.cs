@@ -70,6 +70,9 @@ public class ConsoleTests() : BrowserTest("console")
         await other.GetByRole(AriaRole.Button, new() { Name = "Add note" }).ClickAsync();
         await admin.Locator(".note", new() { HasTextString = "Reproduced from the office" }).Locator(".note-author", new() { HasTextString = colleague }).WaitForAsync(new() { Timeout = 10_000 });
 
+        // The colleague leaves the page (its circuit is told at once), then closes the browser. Closing alone may end
+        // the browser before the page says goodbye; presence then waits for the missed heartbeats instead.
+        await other.GotoAsync("about:blank");
         await other.Context.CloseAsync();
         await admin.Locator(".presence .watcher", new() { HasTextString = colleague }).WaitForAsync(new() { State = WaitForSelectorState.Detached, Timeout = 15_000 });
         (await QueryAsync("SELECT count(*) FROM notes WHERE session_id = $1", r => r.GetInt64(0), session))[0].ShouldBe(2);
