@@ -1,4 +1,3 @@
-using Portal.Web.Features.Operations;
 using Portal.Data.Embedded;
 using Portal.Data.Migrations;
 using Portal.Web;
@@ -11,17 +10,18 @@ using Portal.Web.Features.CustomerLink;
 using Portal.Web.Features.Database;
 using Portal.Web.Features.Diagnostics;
 using Portal.Web.Features.Ingest;
+using Portal.Web.Features.Operations;
 using Portal.Web.Features.Probes;
 using Portal.Web.Features.Sessions;
 using Radzen;
 
-// Settings and static-asset manifests sit next to the assembly, wherever the portal is started from.
 // `Portal.Web --health-check`: the container's own health probe (the runtime image has no curl).
 if (args is ["--health-check", ..])
 {
     return await Health.ProbeAsync(Environment.GetEnvironmentVariable("PORTAL_HEALTH_URL") ?? "http://127.0.0.1:8080/health/ready");
 }
 
+// Settings and static-asset manifests sit next to the assembly, wherever the portal is started from.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
 // Serve Radzen's and the framework's files straight from the build output too, not only from a publish folder.
@@ -95,7 +95,7 @@ app.UseStatusCodePages();
 // The echo endpoint is measured by idle-survival tests: no protocol pings of our own may keep a quiet socket alive.
 app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });
 app.UseMiddleware<OriginCheck>();
-app.UseMiddleware<Portal.Web.Features.Operations.ResponseHeaders>();
+app.UseMiddleware<ResponseHeaders>();
 app.UseMiddleware<LinkGuard>();
 app.UseAuthentication();
 app.UseAuthorization();

@@ -15,7 +15,7 @@ public sealed class PostgresRestartTests() : BrowserTest("pgrestart")
 {
     private readonly EmbeddedPostgresOptions _options = new()
     {
-        DataDirectory = Path.Combine(Path.GetTempPath(), "portal-pgrestart-" + Guid.NewGuid().ToString("N")[..8]),
+        DataDirectory = TempFolder.Create("portal-pgrestart"),
         Database = "portal_restart",
         Fsync = false,
         Port = PortalProcess.FreePort(),
@@ -33,14 +33,6 @@ public sealed class PostgresRestartTests() : BrowserTest("pgrestart")
     {
         await base.DisposeAsync();
         await _cluster.DisposeAsync();
-        try
-        {
-            Directory.Delete(_options.DataDirectory, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Best effort: a folder left in the temp directory is harmless.
-        }
     }
 
     [Fact]

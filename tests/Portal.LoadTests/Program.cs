@@ -23,10 +23,8 @@ Console.WriteLine($"Load harness: {options.Runs} runs over {options.Transport}, 
 
 // A cluster of its own, configured as the portal's embedded default (fsync on) unless --no-fsync: every commit
 // reaches the disk, as it would in production.
-var dataDirectory = Path.Combine(Path.GetTempPath(), "portal-load-" + Guid.NewGuid().ToString("N")[..8]);
-using var cleanUp = new DeleteOnDispose(dataDirectory); // disposed last, after the cluster has stopped
 await using var cluster = await EmbeddedPostgres.StartAsync(
-    new EmbeddedPostgresOptions { DataDirectory = dataDirectory, Database = "portal_load", Fsync = options.Durable }, NullLogger.Instance);
+    new EmbeddedPostgresOptions { DataDirectory = TempFolder.Create("portal-load"), Database = "portal_load", Fsync = options.Durable }, NullLogger.Instance);
 
 // Each simulated page sends far more than a real one: the per-link message budget is not what is measured here.
 await using var portal = await PortalProcess.StartAsync(
@@ -251,8 +249,8 @@ namespace Portal.LoadTests
     internal sealed class Watchers : IAsyncDisposable
     {
         private const string ResultIdKey = "\"resultId\":\"";
-        private readonly ConcurrentDictionary<Guid, long> _sent = new();
-        private readonly ConcurrentDictionary<Guid, double> _sentUnixMs = new();
+        // When each result was sent: a Stopwatch timestamp, and milliseconds since 1970 for comparing with a browser's clock.
+        private readonly ConcurrentDictionary<Guid, (long Timestamp, double UnixMs)> _sent = new();
         private readonly ConcurrentQueue<double> _latencies = new();
         private readonly List<NpgsqlConnection> _connections = [];
         private readonly List<Task> _loops = [];
@@ -292,17 +290,20 @@ namespace Portal.LoadTests
 
         public void Sent(Guid id)
         {
-            _sent[id] = Stopwatch.GetTimestamp();
-            _sentUnixMs[id] = (DateTime.UtcNow - DateTime.UnixEpoch).TotalMilliseconds;
+            _sent[id] = (Stopwatch.GetTimestamp(), (DateTime.UtcNow - DateTime.UnixEpoch).TotalMilliseconds);
         }
 
         /// <summary>When a result was sent, in milliseconds since 1970 by this machine's clock (the browser's clock too).</summary>
-        public bool SentAt(Guid id, out double unixMs) => _sentUnixMs.TryGetValue(id, out unixMs);
+        public bool SentAt(Guid id, out double unixMs)
+        {
+            var found = _sent.TryGetValue(id, out var sent);
+            unixMs = sent.UnixMs;
+            return found;
+        }
 
         public void Reset()
         {
             _sent.Clear();
-            _sentUnixMs.Clear();
             _latencies.Clear();
         }
 
@@ -333,7 +334,7 @@ namespace Portal.LoadTests
             var at = payload.IndexOf(ResultIdKey, StringComparison.Ordinal);
             if (at >= 0 && Guid.TryParse(payload.AsSpan(at + ResultIdKey.Length, 36), out var id) && _sent.TryGetValue(id, out var sent))
             {
-                _latencies.Enqueue(Stopwatch.GetElapsedTime(sent, now).TotalMilliseconds);
+                _latencies.Enqueue(Stopwatch.GetElapsedTime(sent.Timestamp, now).TotalMilliseconds);
             }
         }
     }
@@ -493,22 +494,6 @@ namespace Portal.LoadTests
             catch (IOException)
             {
                 return fallback;
-            }
-        }
-    }
-
-    /// <summary>Removes the harness's cluster folder once the cluster has stopped.</summary>
-    internal sealed class DeleteOnDispose(string path) : IDisposable
-    {
-        public void Dispose()
-        {
-            try
-            {
-                Directory.Delete(path, recursive: true);
-            }
-            catch (IOException)
-            {
-                // Best effort: a folder left in the temp directory is harmless.
             }
         }
     }

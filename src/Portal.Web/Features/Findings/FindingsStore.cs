@@ -11,9 +11,9 @@ namespace Portal.Web.Features.Findings;
 /// Keeps a run's stored findings equal to what the rules say about its results. Ingest asks after every stored
 /// result and when the run completes; <see cref="FindingsWorker"/> evaluates off the request path, several requests
 /// for one run at once count as one, and evaluations of one run are serialised by a row lock on the run, so the last
-/// one always sees every committed result. The lock is <c>FOR NO KEY UPDATE</c>: it does not conflict with the key-share
-/// lock that storing a result takes on its run, so ingest never waits for an evaluation. Watchers hear of a change through the event bus, and a completed run's
-/// webhooks are queued in the same transaction.
+/// one always sees every committed result. The lock is <c>FOR NO KEY UPDATE</c>: it does not conflict with the
+/// key-share lock that storing a result takes on its run, so ingest never waits for an evaluation. Watchers hear of
+/// a change through the event bus, and a completed run's webhooks are queued in the same transaction.
 /// </summary>
 public sealed class FindingsStore(NpgsqlDataSource dataSource, TimeProvider time)
 {

@@ -218,31 +218,16 @@ public partial class SessionPage
             _reloading = true;
         }
 
-        var finished = false;
+        var drained = false;
         try
         {
-            while (true)
+            while (TakePending(out var kinds, out var results))
             {
-                HashSet<string> kinds;
-                Guid[] results;
-                lock (_pendingKinds)
-                {
-                    if (_pendingKinds.Count == 0)
-                    {
-                        _reloading = false;
-                        finished = true;
-                        return;
-                    }
-
-                    kinds = [.. _pendingKinds];
-                    results = [.. _pendingResults];
-                    _pendingKinds.Clear();
-                    _pendingResults.Clear();
-                }
-
                 await LoadAsync(everything: false, kinds, results);
                 await InvokeAsync(StateHasChanged);
             }
+
+            drained = true;
         }
         catch (OperationCanceledException)
         {
@@ -250,7 +235,7 @@ public partial class SessionPage
         }
         finally
         {
-            if (!finished)
+            if (!drained)
             {
                 // A failed reload (the database briefly away) leaves the next event to start again, with a full
                 // reload: what this one was to fetch is not known to it.
@@ -260,6 +245,20 @@ public partial class SessionPage
                     _reloading = false;
                 }
             }
+        }
+    }
+
+    /// <summary>Takes what the events asked for so far; when nothing is left, ends the reloading (under the same lock).</summary>
+    private bool TakePending(out HashSet<string> kinds, out Guid[] results)
+    {
+        lock (_pendingKinds)
+        {
+            kinds = [.. _pendingKinds];
+            results = [.. _pendingResults];
+            _pendingKinds.Clear();
+            _pendingResults.Clear();
+            _reloading = kinds.Count > 0;
+            return _reloading;
         }
     }
 
