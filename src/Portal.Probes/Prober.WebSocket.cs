@@ -122,7 +122,7 @@ public sealed partial class Prober
         var detail = new Dictionary<string, object?>
         {
             ["statusLine"] = lines[0], ["upgradeHeader"] = upgradeHeader, ["connectionHeader"] = connectionHeader, ["acceptValid"] = acceptValid,
-            ["server"] = headers.GetValueOrDefault("Server"), ["via"] = headers.GetValueOrDefault("Via"),
+            ["server"] = headers.GetValueOrDefault("Server"), ["via"] = headers.GetValueOrDefault("Via"), ["location"] = headers.GetValueOrDefault("Location"),
         };
         double? echoMs = null;
         if (upgraded)
@@ -146,7 +146,7 @@ public sealed partial class Prober
             ? $"The WebSocket upgrade works (101, valid accept key, {ms} ms)" + (echoMs is not null ? $"; the target echoes in {echoMs} ms." : "; the target did not echo a message (it may not be an echo service).")
             : status == 101
                 ? $"The target answered 101 but {(acceptValid ? string.Empty : "with a wrong Sec-WebSocket-Accept")}{(missing.Count > 0 ? $" without {string.Join(" and ", missing)} in the reply" : string.Empty)}."
-                : $"The target answered {(status == 0 ? "no HTTP status" : status.ToString(System.Globalization.CultureInfo.InvariantCulture))} instead of 101 Switching Protocols: the upgrade did not reach a WebSocket server (a proxy that does not forward Upgrade and Connection answers like this).";
+                : $"The target answered {(status == 0 ? "no HTTP status" : status.ToString(System.Globalization.CultureInfo.InvariantCulture))} instead of 101 Switching Protocols: the upgrade did not reach a WebSocket server (a proxy that does not forward Upgrade and Connection, or a URL that is not a WebSocket endpoint, answers like this).";
         var result = Result("probe.ws", upgraded ? "pass" : "fail",
             new() { ["status"] = status, ["upgraded"] = upgraded ? 1 : 0, ["acceptValid"] = acceptValid ? 1 : 0, ["upgradeMs"] = ms, ["echoMs"] = echoMs, ["upgradeHeadersInReply"] = upgradeOk && connectionOk ? 1 : 0 },
             target, detail, summary);

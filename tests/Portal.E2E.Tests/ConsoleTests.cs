@@ -6,7 +6,7 @@ using Portal.Testing;
 namespace Portal.E2E.Tests;
 
 /// <summary>The engineer console as a team uses it: presence, shared notes, Run again, comparing runs, reports.</summary>
-public class ConsoleTests() : BrowserTest("console")
+public class ConsoleTests() : BrowserTest("console", new() { ["Portal__Probes__AllowList__0"] = "127.0.0.1/32" })
 {
     private const string SecondPassword = "second-engineer-password";
 
@@ -117,8 +117,17 @@ public class ConsoleTests() : BrowserTest("console")
         await customer.Locator("body[data-runs='2'][data-state=done]").WaitForAsync(new() { Timeout = 20_000 });
         var runs = await QueryAsync("SELECT id FROM runs WHERE session_id = $1 AND status = 'completed' ORDER BY started_at", r => r.GetGuid(0), session);
         runs.Count.ShouldBe(2);
-        await engineer.Locator(".run-card").Nth(1).WaitForAsync(new() { Timeout = 10_000 });
+
+        // The newest run is the portal's own probes: a before-and-after still compares the customer's two runs.
+        using (var api = Portal.CreateClient())
+        {
+            using var probe = await api.PostAsJsonAsync($"/api/v1/sessions/{session}/probes", new { targets = new[] { Portal.BaseAddress.Authority } });
+            probe.EnsureSuccessStatusCode();
+        }
+
+        await engineer.Locator(".run-card").Nth(2).WaitForAsync(new() { Timeout = 20_000 });
         await engineer.GetByRole(AriaRole.Button, new() { Name = "Compare runs" }).ClickAsync();
+        (await engineer.Locator("input[name=compareB]").GetAttributeAsync("aria-label")).ShouldBe("Run after");
         await engineer.GetByRole(AriaRole.Button, new() { Name = "Compare", Exact = true }).ClickAsync();
 
         await engineer.Locator(".compare-table").WaitForAsync(new() { Timeout = 10_000 });

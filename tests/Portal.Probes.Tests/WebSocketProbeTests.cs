@@ -22,6 +22,21 @@ public sealed class WebSocketProbeTests
     }
 
     [Fact]
+    public async Task Probe_TargetRedirectsToALoginPage_ReportsTheStatusAndWhereTo()
+    {
+        var port = PortalProcess.FreePort();
+        await using var nginx = await StartNginxAsync(port, "return 302 /login;");
+
+        var results = await ProbeAsync($"ws://127.0.0.1:{port}/hub");
+
+        var ws = results.Single(r => r.Step == "probe.ws");
+        ws.Status.ShouldBe("fail");
+        ws.Metrics["status"].ShouldBe(302);
+        ((string)ws.Detail["location"]!).ShouldEndWith($"127.0.0.1:{port}/login");
+        ((string)ws.Detail["summary"]!).ShouldContain("not a WebSocket endpoint");
+    }
+
+    [Fact]
     public async Task Probe_NginxWithUpgradeForwarding_Gets101ValidAcceptAndEcho()
     {
         await using var echo = await EchoServer.StartAsync();
@@ -89,6 +104,11 @@ public sealed class WebSocketProbeTests
     private static Task<LabProcess> StartNginxAsync(int port, int backend, bool forwardUpgrade)
     {
         var upgrade = forwardUpgrade ? "proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\";" : string.Empty;
+        return StartNginxAsync(port, $"proxy_pass http://127.0.0.1:{backend}; proxy_http_version 1.1; {upgrade}");
+    }
+
+    private static Task<LabProcess> StartNginxAsync(int port, string location)
+    {
         var config = $$"""
             daemon off;
             master_process off;
@@ -104,11 +124,7 @@ public sealed class WebSocketProbeTests
                 scgi_temp_path {folder}/scgi;
                 server {
                     listen 127.0.0.1:{{port}};
-                    location / {
-                        proxy_pass http://127.0.0.1:{{backend}};
-                        proxy_http_version 1.1;
-                        {{upgrade}}
-                    }
+                    location / { {{location}} }
                 }
             }
             """;

@@ -220,25 +220,32 @@ public static class Diagnoser
             return null;
         }
 
-        var parts = new List<string>();
+        // Seen arriving without its headers, the upgrade was stripped on the way. A target that answers without 101
+        // may sit behind such a proxy, or the URL may not be a WebSocket endpoint at all (a 3xx is often a login page).
+        var sentences = new List<string>();
         if (stripped.Count > 0)
         {
-            parts.Add("a WebSocket request reached the portal without its Upgrade/Connection headers");
+            sentences.Add("A proxy on the way does not pass WebSocket upgrades: a WebSocket request reached the portal without its Upgrade/Connection headers.");
         }
 
         if (refused.Count > 0)
         {
-            parts.Add($"{refused[0].Text("target")} answered the WebSocket upgrade with HTTP {Say.N(refused[0].Number("status")!.Value)} instead of 101");
+            var status = refused[0].Number("status")!.Value;
+            var redirect = status is >= 300 and < 400
+                ? $", a redirect{(refused[0].Text("location") is { Length: > 0 } location ? $" to {location}" : "")}"
+                : "";
+            sentences.Add($"{refused[0].Text("target")} answered the WebSocket upgrade with HTTP {Say.N(status)} instead of 101{redirect}: a proxy in front of it does not pass the upgrade, or this URL is not a WebSocket endpoint.");
         }
 
         return new Finding(
             FindingCodes.UpgradeHeadersStripped, Severity.Critical,
-            $"A proxy on the way does not pass WebSocket upgrades: {Say.List(parts)}.",
+            string.Join(" ", sentences),
             [.. stripped.Select(r => r.Step == "ws.echo"
                     ? Cite(r, ("upgrade", ArrivedAs(r, "upgrade")), ("connection", ArrivedAs(r, "connection")), ("httpProtocol", ArrivedAs(r, "httpProtocol")))
                     : Cite(r, ("upgrade", r.Text("upgradeHeader")), ("connection", r.Text("connectionHeader")))),
                 .. refused.Select(r => Cite(r, ("status", r.Number("status")), ("target", r.Text("target"))))],
-            "Forward the upgrade at the reverse proxy. nginx: proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\";. Varnish: return (pipe) for requests with an Upgrade header and copy Upgrade and Connection to the backend request in vcl_pipe. HAProxy passes them unless a rule deletes them.");
+            "Forward the upgrade at the reverse proxy. nginx: proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\";. Varnish: return (pipe) for requests with an Upgrade header and copy Upgrade and Connection to the backend request in vcl_pipe. HAProxy passes them unless a rule deletes them."
+                + (refused.Count > 0 ? " If no proxy stands in front of the target, check the URL: it must be the application's WebSocket endpoint, reachable without a login redirect." : ""));
     }
 
     private static string? ArrivedAs(Observation echo, string name) =>

@@ -317,6 +317,29 @@ public class DiagnoserTests
     }
 
     [Fact]
+    public void Evaluate_TargetRedirectsTheUpgrade_SaysItMayNotBeAWebSocketEndpoint()
+    {
+        var run = CleanWith(R("probe.ws", "fail", new { status = 302, upgraded = 0 }, new { target = "wss://app.example/hub", location = "https://app.example/login" }, "server", "probe"));
+
+        var finding = Single(run, FindingCodes.UpgradeHeadersStripped);
+
+        finding.Summary.ShouldBe("wss://app.example/hub answered the WebSocket upgrade with HTTP 302 instead of 101, a redirect to https://app.example/login: a proxy in front of it does not pass the upgrade, or this URL is not a WebSocket endpoint.");
+        finding.Recommendation.ShouldContain("without a login redirect");
+    }
+
+    [Fact]
+    public void Evaluate_UpgradeSeenStrippedAtThePortal_BlamesAProxyOnly()
+    {
+        var run = CleanWith(R("server.connection", "pass", new { upgradeHeadersPresent = 0 }, new { foreignProxyHeaders = Array.Empty<string>(), upgradeHeader = "", connectionHeader = "close" }, "server"));
+
+        var finding = Single(run, FindingCodes.UpgradeHeadersStripped);
+
+        finding.Summary.ShouldStartWith("A proxy on the way does not pass WebSocket upgrades");
+        finding.Summary.ShouldNotContain("not a WebSocket endpoint");
+        finding.Recommendation.ShouldNotContain("login redirect");
+    }
+
+    [Fact]
     public void Evaluate_TargetUpgradesOrIsUnreachable_NoUpgradeHeadersStripped()
     {
         var run = CleanWith(

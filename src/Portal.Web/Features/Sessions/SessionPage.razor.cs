@@ -267,9 +267,11 @@ public partial class SessionPage
         _panel = _panel == panel ? Panel.None : panel;
         if (panel == Panel.Compare && _session is not null)
         {
+            // Before and after a fix: the latest two customer runs, else the latest two probe runs, else any two.
             var runs = _session.Runs.OrderByDescending(r => r.StartedAt).ToList();
-            _compareB ??= runs.ElementAtOrDefault(0)?.Id;
-            _compareA ??= runs.ElementAtOrDefault(1)?.Id;
+            var pair = new[] { runs.Where(r => !IsProbeRun(r)).ToList(), runs.Where(IsProbeRun).ToList(), runs }.First(kind => kind.Count >= 2 || kind == runs);
+            _compareB ??= pair.ElementAtOrDefault(0)?.Id;
+            _compareA ??= pair.ElementAtOrDefault(1)?.Id;
         }
     }
 
