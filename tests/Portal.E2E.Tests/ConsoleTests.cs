@@ -79,6 +79,39 @@ public class ConsoleTests() : BrowserTest("console", new() { ["Portal__Probes__A
     }
 
     [Fact]
+    public async Task SessionsList_Opened_ShowsEverySessionAndTheFiltersNarrowIt()
+    {
+        await CreateSessionAsync("Alpha Logistics");
+        var (beta, _) = await CreateSessionAsync("Beta Pharma");
+        await CreateSessionAsync("Gamma Retail");
+        using (var api = Portal.CreateClient())
+        {
+            (await api.PostAsync($"/api/v1/sessions/{beta}/close", null)).EnsureSuccessStatusCode();
+        }
+
+        var engineer = await LogInAsync();
+        var names = engineer.Locator(".sessions-grid tbody a");
+
+        // Straight after log-in, with nothing typed: the newest first.
+        await names.Nth(2).WaitForAsync(new() { Timeout = 10_000 });
+        (await names.AllInnerTextsAsync()).ShouldBe(["Gamma Retail", "Beta Pharma", "Alpha Logistics"]);
+
+        await engineer.GetByRole(AriaRole.Textbox, new() { Name = "Search customer or ticket" }).FillAsync("pharma");
+        await engineer.Keyboard.PressAsync("Enter");
+        await Eventually.TrueAsync(async () => (await names.AllInnerTextsAsync()).SequenceEqual(["Beta Pharma"]), "the search to leave only Beta Pharma");
+
+        await engineer.GetByRole(AriaRole.Button, new() { Name = "Clear" }).ClickAsync();
+        await Eventually.TrueAsync(async () => await names.CountAsync() == 3, "Clear to bring every session back");
+        await engineer.Locator(".rz-dropdown", new() { Has = engineer.Locator("input[name=status]") }).ClickAsync();
+        await engineer.GetByRole(AriaRole.Option, new() { Name = "closed", Exact = true }).ClickAsync();
+        await Eventually.TrueAsync(async () => (await names.AllInnerTextsAsync()).SequenceEqual(["Beta Pharma"]), "the status filter to leave only the closed session");
+
+        await engineer.ReloadAsync();
+        await WaitInteractiveAsync(engineer);
+        await names.Nth(2).WaitForAsync(new() { Timeout = 10_000 });
+    }
+
+    [Fact]
     public async Task AdminPage_Engineer_KeptOutAdminGetsIn()
     {
         var colleague = await InviteEngineerAsync();
@@ -126,6 +159,10 @@ public class ConsoleTests() : BrowserTest("console", new() { ["Portal__Probes__A
         }
 
         await engineer.Locator(".run-card").Nth(2).WaitForAsync(new() { Timeout = 20_000 });
+
+        // Findings lead with the newest customer run and the probes; the first run is listed by its codes.
+        await engineer.Locator($".earlier-run[data-run='{runs[0]}'] .finding-code", new() { HasTextString = "all-clear" }).WaitForAsync(new() { Timeout = 10_000 });
+        (await engineer.Locator(".earlier-run").CountAsync()).ShouldBe(1);
         await engineer.GetByRole(AriaRole.Button, new() { Name = "Compare runs" }).ClickAsync();
         (await engineer.Locator("input[name=compareB]").GetAttributeAsync("aria-label")).ShouldBe("Run after");
         await engineer.GetByRole(AriaRole.Button, new() { Name = "Compare", Exact = true }).ClickAsync();

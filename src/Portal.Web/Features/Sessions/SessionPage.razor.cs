@@ -87,6 +87,9 @@ public partial class SessionPage
         ? []
         : [.. _session.Runs.GroupBy(IsProbeRun).Select(g => g.MaxBy(r => r.StartedAt)!).OrderByDescending(r => r.StartedAt)];
 
+    /// <summary>Every other run, newest first: listed under the findings by their codes, so history stays in sight.</summary>
+    private List<RunDetail> EarlierRuns => _session is null ? [] : [.. _session.Runs.Except(LatestRuns).OrderByDescending(r => r.StartedAt)];
+
     private IEnumerable<object> RunChoices => _session!.Runs.OrderByDescending(r => r.StartedAt).Select(r => new { r.Id, Text = RunLabel(r) });
 
     /// <inheritdoc />

@@ -11,7 +11,8 @@ namespace Portal.Web.Features.Sessions;
 public partial class SessionsPage
 {
     private RadzenDataGrid<SessionSummary>? _grid;
-    private IReadOnlyList<SessionSummary> _rows = [];
+    // Null until the first load: Radzen's grid asks LoadData for its first page only when it starts with no data.
+    private IReadOnlyList<SessionSummary>? _rows;
     private int _total;
     private bool _loading;
     private bool _showForm;
