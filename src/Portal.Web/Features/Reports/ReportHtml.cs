@@ -76,7 +76,13 @@ public static class ReportHtml
             sb.Append("<h3>Steps</h3><table><thead><tr><th>Step</th><th>Status</th><th>What it found</th></tr></thead><tbody>");
             foreach (var r in results)
             {
-                sb.Append("<tr><td>").Append(E(r.Step)).Append("</td><td class=\"st ").Append(E(r.Status)).Append("\">").Append(E(r.Status)).Append("</td><td>")
+                sb.Append("<tr><td>").Append(E(r.Step));
+                if (Target(r) is { } target)
+                {
+                    sb.Append("<div class=\"muted metrics\">").Append(E(target)).Append("</div>");
+                }
+
+                sb.Append("</td><td class=\"st ").Append(E(r.Status)).Append("\">").Append(E(r.Status)).Append("</td><td>")
                   .Append(E(Summary(r))).Append("<div class=\"metrics\">").Append(E(Metrics(r))).Append("</div></td></tr>");
             }
 
@@ -96,6 +102,12 @@ public static class ReportHtml
         result.Detail.ValueKind == JsonValueKind.Object && result.Detail.TryGetProperty("summary", out var s) && s.ValueKind == JsonValueKind.String
             ? s.GetString()!
             : result.Step;
+
+    /// <summary>The target a server-side probe result is about (a run probes several), or null.</summary>
+    public static string? Target(ResultDetail result) =>
+        result?.Detail.ValueKind == JsonValueKind.Object && result.Detail.TryGetProperty("target", out var t) && t.ValueKind == JsonValueKind.String
+            ? t.GetString()
+            : null;
 
     /// <summary>A result's numbers as one line: <c>name value · name value</c>.</summary>
     public static string Metrics(ResultDetail result)

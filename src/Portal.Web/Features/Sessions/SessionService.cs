@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Portal.Core.Diagnosis;
 using Portal.Core.Sessions;
 using Portal.Data;
 using Portal.Data.Events;
@@ -17,10 +18,16 @@ public sealed record NewSession(string? CustomerName = null, string? TicketRef =
 /// <summary>A session just created, with the only copy of its link's token.</summary>
 public sealed record CreatedSession(DiagnosticSession Session, string Token);
 
-/// <summary>A row of the sessions list.</summary>
+/// <summary>
+/// A row of the sessions list. <paramref name="Findings"/> are the findings of the session's newest run that has
+/// any, most serious first: where the case stands now, not every code it ever had.
+/// </summary>
 public sealed record SessionSummary(
     Guid Id, string? CustomerName, string? TicketRef, string Status, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, int Runs,
-    DateTimeOffset? LastResultAt, string? Engineer, IReadOnlyList<string> FindingCodes);
+    DateTimeOffset? LastResultAt, string? Engineer, IReadOnlyList<FindingTag> Findings);
+
+/// <summary>A finding as the sessions list shows it: its code and severity.</summary>
+public sealed record FindingTag(string Code, string Severity);
 
 /// <summary>A console account, as the sessions list's engineer filter names it.</summary>
 public sealed record Person(string Id, string Email);
@@ -200,7 +207,12 @@ public sealed class SessionService(IDbContextFactory<PortalDbContext> contexts, 
                 s.Runs.Count,
                 db.Results.Where(r => r.SessionId == s.Id).Max(r => (DateTimeOffset?)r.ReceivedAt),
                 db.Users.Where(u => u.Id == s.CreatedById).Select(u => u.Email).FirstOrDefault(),
-                db.Findings.Where(f => f.SessionId == s.Id).Select(f => f.Code).Distinct().ToList()))
+                db.Findings
+                    .Where(f => f.SessionId == s.Id && f.RunId == db.Findings.Where(g => g.SessionId == s.Id)
+                        .Join(db.Runs, g => g.RunId, r => r.Id, (g, r) => r)
+                        .OrderByDescending(r => r.StartedAt).Select(r => r.Id).FirstOrDefault())
+                    .OrderBy(f => f.Severity == Severity.Critical ? 0 : f.Severity == Severity.Warning ? 1 : 2).ThenBy(f => f.Code)
+                    .Select(f => new FindingTag(f.Code, f.Severity)).ToList()))
             .ToListAsync(cancellationToken);
         return (rows, total);
     }

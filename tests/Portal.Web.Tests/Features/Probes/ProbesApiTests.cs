@@ -49,6 +49,10 @@ public sealed class ProbesApiTests : IAsyncLifetime
         steps["probe.ws"].Metrics.GetProperty("echoMs").ValueKind.ShouldBe(JsonValueKind.Number);
         steps["probe.ws.idle"].Metrics.GetProperty("survived").GetInt32().ShouldBe(1);
         (await ScalarAsync("SELECT count(*) FROM results WHERE run_id = $1 AND source <> 'server'", runId)).ShouldBe(0);
+
+        // A run may probe several targets: the report names each result's target under its step.
+        var html = await api.GetStringAsync($"/api/v1/sessions/{session}/report?format=html");
+        html.ShouldContain($"<td>probe.ws<div class=\"muted metrics\">{echo}</div></td>");
     }
 
     [Theory]

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Portal.Testing;
 
 namespace Portal.Web.Tests.Features.Sessions;
 
@@ -14,6 +15,9 @@ public class SessionsListTests(PortalFixture fixture) : IClassFixture<PortalFixt
         var page = await api.GetFromJsonAsync<JsonElement>($"/api/v1/sessions?{query}");
         return [.. page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetGuid())];
     }
+
+    private Task WaitForCodesAsync(Guid session, params string[] codes) =>
+        Eventually.TrueAsync(async () => (await _fixture.FindingCodesAsync(session)).Order().SequenceEqual(codes.Order()), $"the session's findings to be {string.Join(", ", codes)}");
 
     [Fact]
     public async Task List_Filters_OnlyMatchingSessionsNewestFirst()
@@ -40,6 +44,37 @@ public class SessionsListTests(PortalFixture fixture) : IClassFixture<PortalFixt
         byStatus.ShouldBe([closed]);
         wildcard.ShouldBeEmpty();
         firstOnly.ShouldBe([closed]);
+    }
+
+    [Fact]
+    public async Task List_Findings_TheNewestRunsMostSeriousFirst()
+    {
+        var marker = Guid.NewGuid().ToString("N")[..8];
+        var (fixedLater, fixedToken, _) = await _fixture.CreateSessionAsync(new { customerName = $"Fixed {marker}" });
+        var (brokeLater, brokeToken, _) = await _fixture.CreateSessionAsync(new { customerName = $"Broke {marker}" });
+
+        // Fixed: a run cut after 60 s idle, then a clean one. Broke: a clean run, then one with two problems.
+        var cut = Guid.NewGuid();
+        await _fixture.PostResultAsync(fixedToken, cut, "ws.idle", "fail", new { idleSeconds = 90, survived = 0, diedAfterSeconds = 60 });
+        await _fixture.CompleteRunAsync(fixedToken, cut);
+        await _fixture.WaitForFindingsAsync(fixedLater, "idle-timeout");
+        await _fixture.PostCleanRunAsync(fixedToken, Guid.NewGuid());
+        await WaitForCodesAsync(fixedLater, "idle-timeout", "all-clear");
+        await _fixture.PostCleanRunAsync(brokeToken, Guid.NewGuid());
+        await _fixture.WaitForFindingsAsync(brokeLater, "all-clear");
+        var broken = Guid.NewGuid();
+        await _fixture.PostResultAsync(brokeToken, broken, "sse", "warn", new { events = 10, bursts = 4, maxLagMs = 940 });
+        await _fixture.PostResultAsync(brokeToken, broken, "ws.echo", "fail", new { openMs = 40, samples = 0, closeCode = 1006 });
+        await _fixture.CompleteRunAsync(brokeToken, broken);
+        await WaitForCodesAsync(brokeLater, "websocket-killed-after-open", "sse-buffered", "all-clear");
+
+        using var api = _fixture.Portal.CreateClient();
+        var page = await api.GetFromJsonAsync<JsonElement>($"/api/v1/sessions?search={marker}");
+        var codes = page.GetProperty("items").EnumerateArray().ToDictionary(
+            i => i.GetProperty("id").GetGuid(), i => i.GetProperty("findings").EnumerateArray().Select(c => $"{c.GetProperty("code").GetString()} {c.GetProperty("severity").GetString()}").ToArray());
+
+        codes[fixedLater].ShouldBe(["all-clear info"]);
+        codes[brokeLater].ShouldBe(["websocket-killed-after-open critical", "sse-buffered warning"]);
     }
 
     [Fact]
