@@ -130,6 +130,10 @@ public class ConsoleTests() : BrowserTest("console", new() { ["Portal__Probes__A
         await admin.GetByRole(AriaRole.Button, new() { Name = "Create key" }).ClickAsync();
         var key = await admin.Locator("#secret-value").InputValueAsync();
         key.ShouldStartWith("ptl_");
+        await admin.Context.GrantPermissionsAsync(["clipboard-read", "clipboard-write"], new() { Origin = Portal.BaseAddress.GetLeftPart(UriPartial.Authority) });
+        await admin.GetByRole(AriaRole.Button, new() { Name = "Copy" }).ClickAsync();
+        await admin.GetByRole(AriaRole.Button, new() { Name = "Copied" }).WaitForAsync(new() { Timeout = 5_000 });
+        (await admin.EvaluateAsync<string>("() => navigator.clipboard.readText()")).ShouldBe(key);
         using var client = Portal.CreateClient(withApiKey: false);
         client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
         (await client.GetAsync("/api/v1/sessions")).StatusCode.ShouldBe(System.Net.HttpStatusCode.OK);

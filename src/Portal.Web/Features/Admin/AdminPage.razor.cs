@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Components;
+using Microsoft.JSInterop;
 using Portal.Web.Features.Webhooks;
 
 namespace Portal.Web.Features.Admin;
@@ -40,6 +41,11 @@ public partial class AdminPage
     [Inject]
     private NavigationManager Navigation { get; set; } = default!;
 
+    [Inject]
+    private IJSRuntime JS { get; set; } = default!;
+
+    private bool _secretCopied;
+
     /// <summary>Who is logged in.</summary>
     [CascadingParameter]
     private Task<Microsoft.AspNetCore.Components.Authorization.AuthenticationState>? AuthenticationState { get; set; }
@@ -77,6 +83,7 @@ public partial class AdminPage
     {
         var (user, error) = await Admin.InviteAsync(_inviteEmail, _inviteRole, CancellationToken.None);
         Say(error, $"Invited {user?.Email}. Send them the link below; it lets them choose a password.");
+        _secretCopied = false;
         _secret = user is null ? null : ("Invitation link", Navigation.ToAbsoluteUri(user.InvitePath).ToString(), true);
         _inviteEmail = null;
         await ReloadAsync();
@@ -98,6 +105,7 @@ public partial class AdminPage
     {
         var (key, error) = await Admin.CreateKeyAsync(_keyName, _keyUser ?? _me, CancellationToken.None);
         Say(error, $"Created the key {key?.Name}.");
+        _secretCopied = false;
         _secret = key is null ? null : ("API key", key.Key, true);
         _keyName = null;
         await ReloadAsync();
@@ -129,6 +137,7 @@ public partial class AdminPage
     {
         var (webhook, error) = await Webhooks.CreateAsync(_webhookUrl, CancellationToken.None);
         Say(error, $"Added the webhook {webhook?.Url}.");
+        _secretCopied = false;
         _secret = webhook is null ? null : ("Webhook signing secret", webhook.Secret, false);
         _webhookUrl = webhook is null ? _webhookUrl : null;
         await ReloadAsync();
@@ -140,6 +149,8 @@ public partial class AdminPage
         Say(null, $"Disabled the webhook {webhook.Url}.");
         await ReloadAsync();
     }
+
+    private async Task CopySecretAsync() => _secretCopied = _secret is { } secret && await JS.InvokeAsync<bool>("portalConsole.copy", secret.Value);
 
     private static string Format(DateTimeOffset time) => time.ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture);
 }
