@@ -13,13 +13,14 @@ namespace Portal.Web.Tests.Features.Webhooks;
 
 public class WebhookTests : IAsyncLifetime
 {
-    private sealed record Received(string Body, string? Signature, string? Timestamp, string? Event);
+    private sealed record Received(string Body, string? Signature, string? Timestamp, string? Event, DateTime At);
 
     private readonly PortalFixture _fixture = new("webhooks", new Dictionary<string, string>
     {
         ["Portal__Probes__AllowList__0"] = "127.0.0.1/32",
         ["Portal__Webhooks__PollInterval"] = "00:00:00.200",
         ["Portal__Webhooks__FirstRetryDelay"] = "00:00:00.500",
+        ["Portal__Webhooks__MaxAttempts"] = "4",
     });
 
     private readonly ConcurrentQueue<Received> _received = new();
@@ -38,7 +39,7 @@ public class WebhookTests : IAsyncLifetime
         {
             using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
             var body = await reader.ReadToEndAsync();
-            _received.Enqueue(new Received(body, context.Request.Headers["X-Portal-Signature"], context.Request.Headers["X-Portal-Timestamp"], context.Request.Headers["X-Portal-Event"]));
+            _received.Enqueue(new Received(body, context.Request.Headers["X-Portal-Signature"], context.Request.Headers["X-Portal-Timestamp"], context.Request.Headers["X-Portal-Event"], DateTime.UtcNow));
             // The first delivery fails, as a receiver that is down for a moment would.
             return Interlocked.Decrement(ref _failuresLeft) >= 0 ? Results.StatusCode(500) : Results.NoContent();
         });
@@ -93,6 +94,35 @@ public class WebhookTests : IAsyncLifetime
         (await _fixture.CountAsync("SELECT count(*) FROM webhook_deliveries WHERE run_id = $1", run)).ShouldBe(1);
         var wrong = "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret + "x"), Encoding.UTF8.GetBytes($"{attempts[0].Timestamp}.{attempts[0].Body}")));
         attempts[0].Signature.ShouldNotBe(wrong);
+    }
+
+    [Fact]
+    public async Task RunCompleted_ReceiverKeepsFailing_RetriesBackOffThenGivesUp()
+    {
+        _failuresLeft = int.MaxValue;
+        using var admin = _fixture.Portal.CreateClient();
+        using var created = await admin.PostAsJsonAsync("/api/v1/admin/webhooks", new { url = $"http://127.0.0.1:{_port}/hook" });
+        created.StatusCode.ShouldBe(HttpStatusCode.Created);
+        var (_, token, _) = await _fixture.CreateSessionAsync(new { customerName = "Receiver down" });
+        var run = Guid.NewGuid();
+
+        await _fixture.PostCleanRunAsync(token, run);
+
+        // Four attempts (MaxAttempts), each wait twice the one before: 0.5 s, 1 s, 2 s.
+        await Eventually.TrueAsync(async () =>
+        {
+            var log = await admin.GetFromJsonAsync<JsonElement>("/api/v1/admin/webhooks/deliveries");
+            return log.EnumerateArray().Any(d => d.GetProperty("runId").GetGuid() == run && d.GetProperty("attempts").GetInt32() == 4
+                && d.GetProperty("nextAttemptAt").ValueKind == JsonValueKind.Null && d.GetProperty("deliveredAt").ValueKind == JsonValueKind.Null
+                && d.GetProperty("lastStatus").GetInt32() == 500);
+        }, "the delivery log to show four failed attempts and no further one", TimeSpan.FromSeconds(20));
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var times = _received.Select(r => r.At).ToArray();
+        times.Length.ShouldBe(4);
+        var gaps = times.Zip(times.Skip(1), (a, b) => (b - a).TotalSeconds).ToArray();
+        gaps[0].ShouldBeGreaterThanOrEqualTo(0.45);
+        gaps[1].ShouldBeGreaterThanOrEqualTo(0.95);
+        gaps[2].ShouldBeGreaterThanOrEqualTo(1.95);
     }
 
     [Theory]
