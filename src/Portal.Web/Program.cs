@@ -58,7 +58,7 @@ builder.Services.AddRadzenComponents();
 builder.Services.AddAccounts();
 builder.Services.AddCustomerLink();
 builder.Services.AddIngest();
-builder.Services.AddSessions();
+builder.Services.AddSessions(builder.Configuration);
 builder.Services.AddProbes(builder.Configuration);
 builder.Services.AddAdmin(builder.Configuration);
 builder.Services.AddReports();

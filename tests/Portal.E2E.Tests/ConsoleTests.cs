@@ -6,7 +6,13 @@ using Portal.Testing;
 namespace Portal.E2E.Tests;
 
 /// <summary>The engineer console as a team uses it: presence, shared notes, Run again, comparing runs, reports.</summary>
-public class ConsoleTests() : BrowserTest("console", new() { ["Portal__Probes__AllowList__0"] = "127.0.0.1/32" })
+public class ConsoleTests() : BrowserTest("console", new()
+{
+    ["Portal__Probes__AllowList__0"] = "127.0.0.1/32",
+    // Presence on a short clock, so that a page which vanishes without a goodbye is seen to go within seconds.
+    ["Portal__Presence__Heartbeat"] = "00:00:01",
+    ["Portal__Presence__Stale"] = "00:00:05",
+})
 {
     private const string SecondPassword = "second-engineer-password";
 
@@ -27,10 +33,10 @@ public class ConsoleTests() : BrowserTest("console", new() { ["Portal__Probes__A
         return email;
     }
 
-    private async Task<IPage> LogInAsAsync(string email, string password)
+    private async Task<IPage> LogInAsAsync(string email, string password, Uri? through = null)
     {
         var page = await (await Browser.NewContextAsync()).NewPageAsync();
-        await page.GotoAsync(new Uri(Portal.BaseAddress, "/account/login").ToString());
+        await page.GotoAsync(new Uri(through ?? Portal.BaseAddress, "/account/login").ToString());
         await page.Locator("#email").FillAsync(email);
         await page.Locator("#password").FillAsync(password);
         await page.GetByRole(AriaRole.Button, new() { Name = "Log in" }).ClickAsync();
@@ -39,9 +45,9 @@ public class ConsoleTests() : BrowserTest("console", new() { ["Portal__Probes__A
         return page;
     }
 
-    private async Task OpenSessionAsync(IPage page, Guid session)
+    private async Task OpenSessionAsync(IPage page, Guid session, Uri? through = null)
     {
-        await page.GotoAsync(new Uri(Portal.BaseAddress, $"/sessions/{session}").ToString());
+        await page.GotoAsync(new Uri(through ?? Portal.BaseAddress, $"/sessions/{session}").ToString());
         await WaitInteractiveAsync(page);
     }
 
@@ -76,6 +82,28 @@ public class ConsoleTests() : BrowserTest("console", new() { ["Portal__Probes__A
         await other.Context.CloseAsync();
         await admin.Locator(".presence .watcher", new() { HasTextString = colleague }).WaitForAsync(new() { State = WaitForSelectorState.Detached, Timeout = 15_000 });
         (await QueryAsync("SELECT count(*) FROM notes WHERE session_id = $1", r => r.GetInt64(0), session))[0].ShouldBe(2);
+    }
+
+    [Fact]
+    public async Task SessionPage_ColleagueVanishesWithoutGoodbye_DropsOffOnceSilent()
+    {
+        var (session, _) = await CreateSessionAsync("Lost colleague");
+        var colleague = await InviteEngineerAsync();
+        var relay = new TcpRelay(Portal.BaseAddress);
+        var admin = await LogInAsync();
+        var other = await LogInAsAsync(colleague, SecondPassword, relay.BaseAddress);
+        await OpenSessionAsync(admin, session);
+        await OpenSessionAsync(other, session, relay.BaseAddress);
+        var badge = admin.Locator(".presence .watcher", new() { HasTextString = colleague });
+        await badge.WaitForAsync(new() { Timeout = 10_000 });
+
+        // The colleague's network goes away: their connections are reset and nothing more gets through, so no
+        // goodbye and no other event reaches the portal. Their page still counts until it has been silent 5 s.
+        await relay.DisposeAsync();
+
+        await badge.WaitForAsync(new() { State = WaitForSelectorState.Detached, Timeout = 15_000 });
+        await admin.Locator(".presence .watcher", new() { HasTextString = PortalProcess.AdminEmail }).WaitForAsync();
+        await other.Context.CloseAsync();
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using Portal.Data;
 using Portal.Data.Events;
 
@@ -10,20 +11,30 @@ public sealed record NoteDetail(Guid Id, string AuthorName, string Body, DateTim
 /// <summary>Someone watching a session now.</summary>
 public sealed record Watcher(string UserId, string UserName);
 
+/// <summary>Presence timing (<c>Portal:Presence</c>): a page beats every <see cref="Heartbeat"/>; one silent for <see cref="Stale"/> is gone.</summary>
+public sealed class PresenceOptions
+{
+    /// <summary>How often an open session page beats (20 s).</summary>
+    public TimeSpan Heartbeat { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>How long a page may stay silent before it no longer counts as watching (70 s: three beats missed, and some).</summary>
+    public TimeSpan Stale { get; set; } = TimeSpan.FromSeconds(70);
+}
+
 /// <summary>
 /// What engineers share on a session: notes, and who is watching. Both live in PostgreSQL and every change is
 /// announced on the event bus, so watchers on any instance see it at once.
 /// </summary>
-public sealed class Collaboration(IDbContextFactory<PortalDbContext> contexts, TimeProvider time)
+public sealed class Collaboration(IDbContextFactory<PortalDbContext> contexts, TimeProvider time, IOptions<PresenceOptions> options)
 {
     /// <summary>The longest note accepted.</summary>
     public const int MaxNoteLength = 4000;
 
-    /// <summary>How often an open page says it is still there.</summary>
-    public static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(20);
+    /// <summary>How often an open page says it is still there, and looks again at who else is.</summary>
+    public TimeSpan Heartbeat => options.Value.Heartbeat;
 
     /// <summary>A page not heard of for this long is no longer counted as watching (it crashed or lost its circuit).</summary>
-    public static readonly TimeSpan Stale = TimeSpan.FromSeconds(70);
+    public TimeSpan Stale => options.Value.Stale;
 
     /// <summary>Adds a note; returns a problem, or null when stored.</summary>
     public async Task<string?> AddNoteAsync(Guid sessionId, string? authorId, string authorName, string? body, CancellationToken cancellationToken)

@@ -53,6 +53,9 @@ public partial class SessionPage
     private Collaboration Collaboration { get; set; } = default!;
 
     [Inject]
+    private CircuitConnection Connection { get; set; } = default!;
+
+    [Inject]
     private ShareLinks ShareLinks { get; set; } = default!;
 
     [Inject]
@@ -110,7 +113,37 @@ public partial class SessionPage
         {
             await Collaboration.JoinAsync(_pageId, Id, me.Id, me.Name, _disposed.Token);
             _watchers = await Collaboration.WatchersAsync(Id, _disposed.Token);
-            _heartbeat ??= new Timer(_ => _ = BeatAsync(), null, Collaboration.Heartbeat, Collaboration.Heartbeat);
+            if (_heartbeat is null)
+            {
+                _heartbeat = new Timer(_ => _ = BeatAsync(), null, Collaboration.Heartbeat, Collaboration.Heartbeat);
+                Connection.Changed += OnConnectionChangedAsync;
+            }
+        }
+    }
+
+    // The browser lost its connection (a closed laptop, a dropped network): the circuit lives on for minutes in case it
+    // comes back, but its engineer is not watching. Leave now and join again on reconnection.
+    private async Task OnConnectionChangedAsync(bool connected)
+    {
+        if (_me is not { } me)
+        {
+            return;
+        }
+
+        try
+        {
+            if (connected)
+            {
+                await Collaboration.JoinAsync(_pageId, Id, me.Id, me.Name, _disposed.Token);
+            }
+            else
+            {
+                await Collaboration.LeaveAsync(_pageId, Id, _disposed.Token);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or Npgsql.NpgsqlException)
+        {
+            // The page is going away, or the database is briefly unreachable: the heartbeat or the stale period settles it.
         }
     }
 
@@ -118,7 +151,24 @@ public partial class SessionPage
     {
         try
         {
+            if (!Connection.Connected)
+            {
+                return;
+            }
+
             await Collaboration.BeatAsync(_pageId, _disposed.Token);
+
+            // A colleague's page that vanished without a goodbye (a closed laptop, a lost network) sends no event:
+            // it drops off here once it has been silent for the stale period.
+            var watchers = await Collaboration.WatchersAsync(Id, _disposed.Token);
+            await InvokeAsync(() =>
+            {
+                if (!watchers.SequenceEqual(_watchers))
+                {
+                    _watchers = watchers;
+                    StateHasChanged();
+                }
+            });
         }
         catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or Npgsql.NpgsqlException)
         {
@@ -402,6 +452,7 @@ public partial class SessionPage
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        Connection.Changed -= OnConnectionChangedAsync;
         _watch?.Dispose();
         if (_heartbeat is not null)
         {
