@@ -76,8 +76,8 @@ public class ConsoleTests() : BrowserTest("console", new()
         await other.GetByRole(AriaRole.Button, new() { Name = "Add note" }).ClickAsync();
         await admin.Locator(".note", new() { HasTextString = "Reproduced from the office" }).Locator(".note-author", new() { HasTextString = colleague }).WaitForAsync(new() { Timeout = 10_000 });
 
-        // The colleague leaves the page (its circuit is told at once), then closes the browser. Closing alone may end
-        // the browser before the page says goodbye; presence then waits for the missed heartbeats instead.
+        // The colleague leaves the page, as a person does, then closes the browser (a browser that just vanishes is the
+        // next test's case).
         await other.GotoAsync("about:blank");
         await other.Context.CloseAsync();
         await admin.Locator(".presence .watcher", new() { HasTextString = colleague }).WaitForAsync(new() { State = WaitForSelectorState.Detached, Timeout = 15_000 });
