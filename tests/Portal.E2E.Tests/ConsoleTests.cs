@@ -208,6 +208,36 @@ public class ConsoleTests() : BrowserTest("console", new()
     }
 
     [Fact]
+    public async Task ComparePage_TwoProbeRunsOfTwoTargets_ARowPerStepAndTarget()
+    {
+        var (session, _) = await CreateSessionAsync("Probed twice");
+        string[] targets = [Portal.BaseAddress.Authority, $"127.0.0.1:{PortalProcess.FreePort()}"];
+        var runs = new List<Guid>();
+        using (var api = Portal.CreateClient())
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                using var probe = await api.PostAsJsonAsync($"/api/v1/sessions/{session}/probes", new { targets });
+                probe.EnsureSuccessStatusCode();
+                runs.Add((await probe.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("runId").GetGuid());
+                await Eventually.TrueAsync(
+                    async () => (await QueryAsync("SELECT status FROM runs WHERE id = $1", r => r.GetString(0), runs[^1])).SequenceEqual(["completed"]),
+                    "the probe run to complete", TimeSpan.FromSeconds(30));
+            }
+        }
+
+        var engineer = await LogInAsync();
+        await engineer.GotoAsync(new Uri(Portal.BaseAddress, $"/sessions/{session}/compare?a={runs[0]}&b={runs[1]}").ToString());
+        await engineer.Locator(".compare-table").WaitForAsync(new() { Timeout = 10_000 });
+
+        // Each target keeps its own row: the open port passes in both runs, the closed one fails in both.
+        var tcp = await engineer.Locator(".compare-table tr[data-step='probe.tcp']").EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.target)");
+        tcp.Order().ShouldBe(targets.Order());
+        (await engineer.Locator($".compare-table tr[data-step='probe.tcp'][data-target='{targets[0]}'] .st-pass").CountAsync()).ShouldBe(2);
+        (await engineer.Locator($".compare-table tr[data-step='probe.tcp'][data-target='{targets[1]}'] .st-fail").CountAsync()).ShouldBe(2);
+    }
+
+    [Fact]
     public async Task Report_Html_LoadsNothingButItsOwnUrl()
     {
         var (session, link) = await CreateSessionAsync("Printable");

@@ -322,7 +322,9 @@ public partial class SessionPage
         {
             // Before and after a fix: the latest two customer runs, else the latest two probe runs, else any two.
             var runs = _session.Runs.OrderByDescending(r => r.StartedAt).ToList();
-            var pair = new[] { runs.Where(r => !IsProbeRun(r)).ToList(), runs.Where(IsProbeRun).ToList(), runs }.First(kind => kind.Count >= 2 || kind == runs);
+            var customer = runs.Where(r => !IsProbeRun(r)).ToList();
+            var probes = runs.Where(IsProbeRun).ToList();
+            var pair = customer.Count >= 2 ? customer : probes.Count >= 2 ? probes : runs;
             _compareB ??= pair.ElementAtOrDefault(0)?.Id;
             _compareA ??= pair.ElementAtOrDefault(1)?.Id;
         }
