@@ -486,6 +486,18 @@ public static class Diagnoser
             evidence.Add(Cite(hub, ("working", hub.Number("working"))));
         }
 
+        foreach (var ws in results.Where(r => r.Step == "probe.ws" && r.Number("upgraded") == 1))
+        {
+            facts.Add($"the WebSocket upgrade to {ws.Text("target")} works" + (ws.Number("echoMs") is { } echoMsProbe ? $" (echo {Say.N(echoMsProbe)} ms)" : ""));
+            evidence.Add(Cite(ws, ("upgradeMs", ws.Number("upgradeMs")), ("echoMs", ws.Number("echoMs"))));
+        }
+
+        foreach (var http in results.Where(r => r.Step == "probe.http" && r.Worked && r.Number("status") is not null))
+        {
+            facts.Add($"{http.Text("target")} answers HTTP {Say.N(http.Number("status")!.Value)}");
+            evidence.Add(Cite(http, ("status", http.Number("status")), ("ttfbMs", http.Number("ttfbMs"))));
+        }
+
         if (results.Any(r => r.Step == "probe.tls"))
         {
             facts.Add("TLS and certificates of the probed targets are in order");

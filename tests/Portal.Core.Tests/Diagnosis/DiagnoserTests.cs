@@ -59,6 +59,23 @@ public class DiagnoserTests
     }
 
     [Fact]
+    public void Evaluate_CleanProbeRun_AllClearNamesWhatTheProbesSaw()
+    {
+        List<Observation> probes =
+        [
+            R("probe.dns", "pass", new { a = 1 }, new { target = "wss://app.example/hub" }, "server", "probe"),
+            R("probe.ws", "pass", new { status = 101, upgraded = 1, upgradeMs = 12.5, echoMs = 3.4 }, new { target = "wss://app.example/hub" }, "server", "probe"),
+            R("probe.http", "pass", new { status = 200, ttfbMs = 40 }, new { target = "https://app.example/" }, "server", "probe"),
+        ];
+
+        var findings = Diagnoser.Evaluate(probes, completed: true);
+
+        findings.Select(f => f.Code).ShouldBe([FindingCodes.AllClear]);
+        findings[0].Summary.ShouldBe("Nothing wrong found in 3 checks: the WebSocket upgrade to wss://app.example/hub works (echo 3.4 ms) and https://app.example/ answers HTTP 200.");
+        findings[0].Evidence.Select(e => e.Step).ShouldBe(["probe.ws", "probe.http"]);
+    }
+
+    [Fact]
     public void Evaluate_CleanRunStillRunning_NoFindingYet()
     {
         Codes(Clean(), completed: false).ShouldBeEmpty();
