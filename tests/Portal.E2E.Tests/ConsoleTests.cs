@@ -228,12 +228,15 @@ public class ConsoleTests() : BrowserTest("console", new()
 
         var engineer = await LogInAsync();
         await engineer.GotoAsync(new Uri(Portal.BaseAddress, $"/sessions/{session}/compare?a={runs[0]}&b={runs[1]}").ToString());
+        // The prerendered table is replaced once the circuit has loaded the runs again: read the interactive one.
+        await WaitInteractiveAsync(engineer);
         await engineer.Locator(".compare-table").WaitForAsync(new() { Timeout = 10_000 });
 
         // Each target keeps its own row: the open port passes in both runs, the closed one fails in both.
         var tcp = await engineer.Locator(".compare-table tr[data-step='probe.tcp']").EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.target)");
         tcp.Order().ShouldBe(targets.Order());
-        (await engineer.Locator($".compare-table tr[data-step='probe.tcp'][data-target='{targets[0]}'] .st-pass").CountAsync()).ShouldBe(2);
+        var open = engineer.Locator($".compare-table tr[data-step='probe.tcp'][data-target='{targets[0]}']");
+        (await open.Locator(".st-pass").CountAsync()).ShouldBe(2, await open.InnerTextAsync());
         (await engineer.Locator($".compare-table tr[data-step='probe.tcp'][data-target='{targets[1]}'] .st-fail").CountAsync()).ShouldBe(2);
     }
 

@@ -354,7 +354,8 @@ public partial class SessionPage
 
     private bool IsProbeRun(RunDetail run) => _session!.IsProbeRun(run);
 
-    private string RunLabel(RunDetail run) => $"{(IsProbeRun(run) ? "Server probes" : "Run")} started {Format(run.StartedAt)}";
+    // Numbered like the charts' bars: two runs started in the same minute must not read the same.
+    private string RunLabel(RunDetail run) => $"{(IsProbeRun(run) ? "Server probes" : "Run")} #{_session!.NumberOf(run)} · started {Format(run.StartedAt)}";
 
     private void ToggleProbe()
     {

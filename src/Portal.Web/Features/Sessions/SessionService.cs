@@ -321,6 +321,9 @@ public sealed record SessionDetail(
     public static List<FindingDetail> Order(IEnumerable<StoredFinding> findings) =>
         [.. findings.OrderBy(f => Portal.Core.Diagnosis.Severity.Rank(f.Severity)).ThenBy(f => f.Code, StringComparer.Ordinal).Select(FindingDetail.From)];
 
+    /// <summary>A run's number in the session, counting every run from 1 in the order they started (#2 is the second).</summary>
+    public int NumberOf(RunDetail run) => Runs.OrderBy(r => r.StartedAt).ThenBy(r => r.Id).ToList().IndexOf(run) + 1;
+
     /// <summary>A run the portal made by probing (no browser behind it, every result from a probe), not a customer's.</summary>
     public bool IsProbeRun(RunDetail run) =>
         run.UserAgent is null && Results.Any(r => r.RunId == run.Id) && Results.Where(r => r.RunId == run.Id).All(r => r.Transport == "probe");
