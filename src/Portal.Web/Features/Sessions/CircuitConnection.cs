@@ -28,6 +28,6 @@ public sealed class CircuitConnection : CircuitHandler
         }
 
         Connected = connected;
-        return Changed?.Invoke(connected) ?? Task.CompletedTask;
+        return Changed is { } changed ? Task.WhenAll(changed.GetInvocationList().Cast<Func<bool, Task>>().Select(handler => handler(connected))) : Task.CompletedTask;
     }
 }

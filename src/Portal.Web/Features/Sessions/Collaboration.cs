@@ -30,7 +30,7 @@ public sealed class Collaboration(IDbContextFactory<PortalDbContext> contexts, T
     /// <summary>The longest note accepted.</summary>
     public const int MaxNoteLength = 4000;
 
-    /// <summary>How often an open page says it is still there, and looks again at who else is.</summary>
+    /// <summary>How often an open page says it is still there (and clears the session's silent pages).</summary>
     public TimeSpan Heartbeat => options.Value.Heartbeat;
 
     /// <summary>A page not heard of for this long is no longer counted as watching (it crashed or lost its circuit).</summary>
@@ -79,12 +79,19 @@ public sealed class Collaboration(IDbContextFactory<PortalDbContext> contexts, T
         await SessionService.NotifyAsync(db, sessionId, cancellationToken, PortalEventKinds.PresenceChanged);
     }
 
-    /// <summary>Keeps a page counted as watching.</summary>
-    public async Task BeatAsync(Guid pageId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Keeps a page counted as watching, and removes the session's pages that have gone silent (their instance died
+    /// without a goodbye), telling the others: every watcher's beat keeps the list honest, with no polling.
+    /// </summary>
+    public async Task BeatAsync(Guid pageId, Guid sessionId, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var now = time.GetUtcNow();
         await db.Presence.Where(p => p.CircuitId == pageId).ExecuteUpdateAsync(u => u.SetProperty(p => p.SeenAt, now), cancellationToken);
+        if (await db.Presence.Where(p => p.SessionId == sessionId && p.SeenAt < now - Stale).ExecuteDeleteAsync(cancellationToken) > 0)
+        {
+            await SessionService.NotifyAsync(db, sessionId, cancellationToken, PortalEventKinds.PresenceChanged);
+        }
     }
 
     /// <summary>Records that a page stopped watching, and tells the others.</summary>

@@ -19,7 +19,6 @@ public partial class SessionPage
 {
     private enum Panel { None, Probe, Import, Compare, Share }
 
-
     private readonly Guid _pageId = Guid.NewGuid();
     private readonly SemaphoreSlim _reload = new(1, 1);
     private readonly HashSet<string> _pendingKinds = new(StringComparer.Ordinal);
@@ -156,19 +155,7 @@ public partial class SessionPage
                 return;
             }
 
-            await Collaboration.BeatAsync(_pageId, _disposed.Token);
-
-            // A colleague's page that vanished without a goodbye (a closed laptop, a lost network) sends no event:
-            // it drops off here once it has been silent for the stale period.
-            var watchers = await Collaboration.WatchersAsync(Id, _disposed.Token);
-            await InvokeAsync(() =>
-            {
-                if (!watchers.SequenceEqual(_watchers))
-                {
-                    _watchers = watchers;
-                    StateHasChanged();
-                }
-            });
+            await Collaboration.BeatAsync(_pageId, Id, _disposed.Token);
         }
         catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or Npgsql.NpgsqlException)
         {
