@@ -13,7 +13,6 @@ public static class PostgresServer
 {
     private const string Template = "portal_template";
     private static readonly SemaphoreSlim Gate = new(1, 1);
-    private static readonly string Root = Path.Combine(Path.GetTempPath(), "portal-tests-" + Guid.NewGuid().ToString("N")[..12]);
     private static EmbeddedPostgres? _server;
     private static bool _templateReady;
 
@@ -117,21 +116,9 @@ public static class PostgresServer
             return _server;
         }
 
-        _server = await EmbeddedPostgres.StartAsync(
-            new EmbeddedPostgresOptions { DataDirectory = Root, Fsync = false, Database = "postgres" },
+        var server = await EmbeddedPostgres.StartAsync(
+            new EmbeddedPostgresOptions { DataDirectory = TempFolder.Create("postgres"), Fsync = false, Database = "postgres" },
             NullLogger.Instance);
-        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-        {
-            _server.StopAsync().GetAwaiter().GetResult();
-            try
-            {
-                Directory.Delete(Root, recursive: true);
-            }
-            catch (IOException)
-            {
-                // Best effort: a temp folder left behind is harmless.
-            }
-        };
-        return _server;
+        return _server = server;
     }
 }

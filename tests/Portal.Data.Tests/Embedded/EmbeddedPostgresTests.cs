@@ -1,12 +1,13 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using Portal.Data.Embedded;
+using Portal.Testing;
 
 namespace Portal.Data.Tests.Embedded;
 
 public sealed class EmbeddedPostgresTests : IDisposable
 {
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "portal-embedded-" + Guid.NewGuid().ToString("N")[..10]);
+    private readonly string _root = TempFolder.Create("embedded");
 
     [Fact]
     public async Task StartAsync_StopThenStartAgain_DataIsStillThere()
