@@ -109,13 +109,63 @@ public sealed partial class PortalProcess : IAsyncDisposable
         return portal;
     }
 
-    /// <summary>A free TCP port on loopback, for portals that must listen on a named host (Kestrel binds
-    /// <c>localhost</c> only to a fixed port).</summary>
+    /// <summary>
+    /// A free TCP port on loopback, for portals and servers that must listen on a port named in advance (Kestrel binds
+    /// <c>localhost</c> only to a fixed port).
+    /// </summary>
+    /// <remarks>
+    /// Not a port the kernel picks (port 0): those come from the range it also gives outgoing connections
+    /// (<c>ip_local_port_range</c>), and a connection to PostgreSQL or from Chromium opened between this call and the
+    /// server's bind could take it; this happened to a TLS test's portal in CI. Below that range only listeners pick
+    /// ports, so a free one stays free; and none is handed out twice, though a test may hold one unbound for a while.
+    /// </remarks>
     public static int FreePort()
     {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        var ephemeralStart = EphemeralPortRangeStart();
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            var port = Random.Shared.Next(10_000, Math.Max(ephemeralStart, 10_001));
+            if (HandedOut.TryAdd(port, 0) && IsFree(System.Net.IPAddress.Loopback, port) && IsFree(System.Net.IPAddress.IPv6Loopback, port))
+            {
+                return port;
+            }
+        }
+
+        throw new InvalidOperationException($"No free loopback port between 10000 and {ephemeralStart}.");
+    }
+
+    private static readonly ConcurrentDictionary<int, byte> HandedOut = new();
+
+    private static int EphemeralPortRangeStart()
+    {
+        try
+        {
+            var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries);
+            return int.Parse(range[0], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return 32_768;
+        }
+    }
+
+    private static bool IsFree(System.Net.IPAddress address, int port)
+    {
+        try
+        {
+            using var listener = new System.Net.Sockets.TcpListener(address, port);
+            listener.Start();
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException ex) when (ex.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse)
+        {
+            return false;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            // No such address here (IPv6 off): nothing can listen on it either.
+            return true;
+        }
     }
 
     /// <summary>An HTTP client for the portal, with the bootstrap API key unless told otherwise.</summary>

@@ -30,7 +30,13 @@ public static class TempFolder
                 {
                     RemoveAbandoned(Path.GetTempPath());
                     _root = Path.Combine(Path.GetTempPath(), Prefix + Guid.NewGuid().ToString("N")[..12]);
+                    // Open to traverse whatever the umask: the cluster's server and the lab's proxies run as other users.
                     Directory.CreateDirectory(_root);
+                    if (!OperatingSystem.IsWindows())
+                    {
+                        File.SetUnixFileMode(_root, (UnixFileMode)0x1ED); // rwxr-xr-x
+                    }
+
                     File.WriteAllText(Path.Combine(_root, OwnerFile), OwnerOf(Environment.ProcessId));
                     StartReaper(_root);
                 }
