@@ -61,8 +61,20 @@ public static class TempFolder
     public static IReadOnlyList<string> RemoveAbandoned(string tempDirectory)
     {
         var removed = new List<string>();
+        if (!Directory.Exists("/proc/self"))
+        {
+            // No way to tell a live owner from a dead one: leave every folder.
+            return removed;
+        }
+
         foreach (var folder in Directory.EnumerateDirectories(tempDirectory, Prefix + "*"))
         {
+            if (new DirectoryInfo(folder).LinkTarget is not null)
+            {
+                // Not one of ours: nothing is followed out of the temp directory.
+                continue;
+            }
+
             var ownerPath = Path.Combine(folder, OwnerFile);
             string owner;
             try
@@ -105,7 +117,10 @@ public static class TempFolder
         return removed;
     }
 
-    /// <summary>What a folder records of its owner: the process's id and start time, so that a reused id is not taken for the owner.</summary>
+    /// <summary>
+    /// What a folder records of its owner: the process's id and start time, so that a reused id is not taken for the
+    /// owner.
+    /// </summary>
     public static string OwnerOf(int pid) => $"{pid} {StartTime(pid)}";
 
     private static bool IsAlive(string owner)
@@ -153,7 +168,8 @@ public static class TempFolder
                 process.Kill();
             }
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException
+            or InvalidOperationException or System.ComponentModel.Win32Exception)
         {
             // Already gone.
         }

@@ -21,9 +21,13 @@ public sealed class TempFolderTests
         var live = Folder(temp, "portal-tests-live", TempFolder.OwnerOf(Environment.ProcessId));
         var unowned = Folder(temp, "portal-tests-unowned", owner: null);
         var other = Folder(temp, "someone-else", owner: null);
+        var elsewhere = Folder(TempFolder.Create("elsewhere"), "portal-tests-target", await ExitedProcessOwnerAsync());
+        var link = Path.Combine(temp, "portal-tests-link");
+        Directory.CreateSymbolicLink(link, elsewhere);
         var server = await EmbeddedPostgres.StartAsync(
             new EmbeddedPostgresOptions { DataDirectory = Path.Combine(dead, "postgres"), Fsync = false }, NullLogger.Instance);
-        var postmaster = int.Parse((await File.ReadAllLinesAsync(Path.Combine(dead, "postgres", "pg", "postmaster.pid")))[0], System.Globalization.CultureInfo.InvariantCulture);
+        var pidFile = await File.ReadAllLinesAsync(Path.Combine(dead, "postgres", "pg", "postmaster.pid"));
+        var postmaster = int.Parse(pidFile[0], System.Globalization.CultureInfo.InvariantCulture);
 
         var removed = TempFolder.RemoveAbandoned(temp);
 
@@ -33,6 +37,8 @@ public sealed class TempFolderTests
         Directory.Exists(live).ShouldBeTrue();
         Directory.Exists(unowned).ShouldBeTrue("a folder without an owner may be one another process is creating");
         Directory.Exists(other).ShouldBeTrue();
+        Directory.Exists(link).ShouldBeTrue("a link is not followed out of the temp directory");
+        File.Exists(Path.Combine(elsewhere, "owner")).ShouldBeTrue();
         Directory.Exists($"/proc/{postmaster}").ShouldBeFalse("the abandoned cluster's server is stopped");
         await Should.ThrowAsync<NpgsqlException>(async () =>
         {
