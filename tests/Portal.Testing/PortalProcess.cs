@@ -23,6 +23,9 @@ public sealed partial class PortalProcess : IAsyncDisposable
     /// <summary>The bootstrap API key in tests.</summary>
     public const string ApiKey = "ptl_test-key-0123456789abcdefghijklmnopqrstuvwxyz";
 
+    // The ports FreePort has handed out in this process.
+    private static readonly ConcurrentDictionary<int, byte> HandedOut = new();
+
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _output = new();
 
@@ -133,8 +136,6 @@ public sealed partial class PortalProcess : IAsyncDisposable
 
         throw new InvalidOperationException($"No free loopback port between 10000 and {ephemeralStart}.");
     }
-
-    private static readonly ConcurrentDictionary<int, byte> HandedOut = new();
 
     private static int EphemeralPortRangeStart()
     {

@@ -116,9 +116,15 @@ public static class PostgresServer
             return _server;
         }
 
-        var server = await EmbeddedPostgres.StartAsync(
-            new EmbeddedPostgresOptions { DataDirectory = TempFolder.Create("postgres"), Fsync = false, Database = "postgres" },
-            NullLogger.Instance);
+        // A port from below the ephemeral range, as for the portals: nothing can take it while the server starts.
+        var options = new EmbeddedPostgresOptions
+        {
+            DataDirectory = TempFolder.Create("postgres"),
+            Fsync = false,
+            Database = "postgres",
+            Port = PortalProcess.FreePort(),
+        };
+        var server = await EmbeddedPostgres.StartAsync(options, NullLogger.Instance);
         return _server = server;
     }
 }
