@@ -16,6 +16,28 @@ public static class TempFolder
 {
     private const string Prefix = "portal-tests-";
     private const string OwnerFile = "owner";
+
+    /// <summary>
+    /// Waits for the owner process (<c>$1</c>; none when empty) to end, stops the PostgreSQL servers with clusters in
+    /// the folder (<c>$2</c>) by SIGQUIT, PostgreSQL's immediate shutdown (their data is thrown away), and removes it.
+    /// </summary>
+    private const string CleanUp = """
+        owner=$1 root=$2
+        while [ -n "$owner" ] && kill -0 "$owner" 2>/dev/null; do sleep 1; done
+        postgres() { grep -q postgres "/proc/$1/cmdline" 2>/dev/null; }
+        stopped=
+        for file in $(find "$root" -name postmaster.pid 2>/dev/null); do
+          pid=$(head -n 1 "$file")
+          postgres "$pid" && kill -QUIT "$pid" && stopped="$stopped $pid"
+        done
+        for pid in $stopped; do
+          tries=0
+          while kill -0 "$pid" 2>/dev/null && [ "$tries" -lt 50 ]; do sleep 0.2; tries=$((tries + 1)); done
+          postgres "$pid" && kill -KILL "$pid"
+        done
+        rm -rf "$root"
+        """;
+
     private static readonly Lock Sync = new();
     private static string? _root;
 
@@ -102,15 +124,15 @@ public static class TempFolder
                 continue;
             }
 
-            try
+            // Its owner is gone: clean up now, as its reaper would have.
+            using (var cleanUp = Process.Start("sh", ["-c", CleanUp, "clean-up", "", folder]))
             {
-                StopServers(folder);
-                Directory.Delete(folder, recursive: true);
-                removed.Add(folder);
+                cleanUp.WaitForExit();
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+
+            if (!Directory.Exists(folder))
             {
-                // Another test process removing it at the same moment, or a file this user may not delete.
+                removed.Add(folder);
             }
         }
 
@@ -145,36 +167,6 @@ public static class TempFolder
         }
     }
 
-    /// <summary>Stops the postmaster named by a cluster's <c>postmaster.pid</c>, if it is still a running postgres.</summary>
-    private static void StopServer(string pidFile)
-    {
-        try
-        {
-            if (!int.TryParse(File.ReadLines(pidFile).FirstOrDefault(), out var pid)
-                || !File.ReadAllText($"/proc/{pid}/cmdline").Contains("postgres", StringComparison.Ordinal))
-            {
-                return;
-            }
-
-            // SIGQUIT: PostgreSQL's immediate shutdown, which takes its backends down with it.
-            using (var signal = Process.Start("kill", ["-QUIT", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
-            {
-                signal.WaitForExit();
-            }
-
-            using var process = Process.GetProcessById(pid);
-            if (!process.WaitForExit(TimeSpan.FromSeconds(10)))
-            {
-                process.Kill();
-            }
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException
-            or InvalidOperationException or System.ComponentModel.Win32Exception)
-        {
-            // Already gone.
-        }
-    }
-
     /// <summary>
     /// Starts a detached shell that waits for this process to end, however it ends, then stops the servers with
     /// clusters in <paramref name="root"/> (immediately: their data is thrown away) and removes the folder. An exit
@@ -182,32 +174,12 @@ public static class TempFolder
     /// </summary>
     private static void StartReaper(string root)
     {
-        const string Reaper = """
-            owner=$1 root=$2
-            while kill -0 "$owner" 2>/dev/null; do sleep 1; done
-            stopping() { find "$root" -name postmaster.pid 2>/dev/null; }
-            for file in $(stopping); do
-              pid=$(head -n 1 "$file")
-              grep -q postgres "/proc/$pid/cmdline" 2>/dev/null && kill -QUIT "$pid"
-            done
-            tries=0
-            while [ -n "$(stopping)" ] && [ "$tries" -lt 50 ]; do sleep 0.2; tries=$((tries + 1)); done
-            rm -rf "$root"
-            """;
         // The outer shell starts the reaper in a session of its own and returns, so the reaper is nobody's child
         // when the runner kills this process (and its children) and holds none of its output pipes.
         using var launcher = Process.Start(
             "sh",
-            ["-c", "setsid sh -c \"$1\" reaper \"$2\" \"$3\" </dev/null >/dev/null 2>&1 &", "launcher", Reaper,
+            ["-c", "setsid sh -c \"$1\" reaper \"$2\" \"$3\" </dev/null >/dev/null 2>&1 &", "launcher", CleanUp,
                 Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), root]);
         launcher.WaitForExit();
-    }
-
-    private static void StopServers(string folder)
-    {
-        foreach (var pidFile in Directory.EnumerateFiles(folder, "postmaster.pid", SearchOption.AllDirectories))
-        {
-            StopServer(pidFile);
-        }
     }
 }

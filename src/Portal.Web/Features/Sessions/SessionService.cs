@@ -211,10 +211,13 @@ public sealed class SessionService(IDbContextFactory<PortalDbContext> contexts, 
                     .Where(f => f.SessionId == s.Id && f.RunId == db.Findings.Where(g => g.SessionId == s.Id)
                         .Join(db.Runs, g => g.RunId, r => r.Id, (g, r) => r)
                         .OrderByDescending(r => r.StartedAt).Select(r => r.Id).FirstOrDefault())
-                    .OrderBy(f => f.Severity == Severity.Critical ? 0 : f.Severity == Severity.Warning ? 1 : 2).ThenBy(f => f.Code)
                     .Select(f => new FindingTag(f.Code, f.Severity)).ToList()))
             .ToListAsync(cancellationToken);
-        return (rows, total);
+        // Most serious first, ranked as everywhere else (the rank does not translate to SQL; a run has a few findings).
+        return ([.. rows.Select(r => r with
+        {
+            Findings = [.. r.Findings.OrderBy(f => Severity.Rank(f.Severity)).ThenBy(f => f.Code, StringComparer.Ordinal)],
+        })], total);
     }
 
     /// <summary>Closes or reopens a session; a closed session's link takes no runs. False when there is no such session.</summary>
