@@ -12,6 +12,13 @@ public sealed class PortalOptions
     public LinkOptions Links { get; set; } = new();
 
     /// <summary>
+    /// The origin customers and engineers reach the portal on when a proxy stands in front of it, for example
+    /// <c>https://portal.example.com</c>: customer and share links are built on it, and it counts as the portal's own.
+    /// Unset, links use the scheme and Host each request arrived with.
+    /// </summary>
+    public string? PublicOrigin { get; set; }
+
+    /// <summary>
     /// Origins, besides the portal's own, from which browsers may open WebSockets to the portal,
     /// for example <c>https://portal.example.com</c> when a proxy changes the host name.
     /// </summary>

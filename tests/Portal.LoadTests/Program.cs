@@ -215,7 +215,7 @@ namespace Portal.LoadTests
     {
         public RawHubClient Client => client;
 
-        public Task ObserveAsync(Guid run) => client.InvokeAsync("Observe", run, Guid.NewGuid());
+        public Task ObserveAsync(Guid run) => client.InvokeAsync("Observe", run, Guid.NewGuid(), "");
 
         public async Task<string?> ReportAsync(Guid id, Guid run)
         {

@@ -17,15 +17,15 @@ function el<T extends HTMLElement>(id: string): T {
 }
 
 /** The battery, in the order the customer sees it: quick answers first, the long idle wait last. */
-export function battery(token: string, idleSeconds: number, targets: readonly string[], alternateOrigin: string | null, wsVariants: readonly string[] = []): Step[] {
+export function battery(token: string, idleSeconds: number, targets: readonly string[], alternateOrigin: string | null, wsVariants: readonly string[] = [], originsSkipped: string | null = null): Step[] {
   return [
     environmentStep,
     pingStep,
-    corsStep(alternateOrigin),
+    corsStep(alternateOrigin, originsSkipped),
     echoStep,
     messagesStep,
     closeStep,
-    variantsStep(wsVariants),
+    variantsStep(wsVariants, originsSkipped),
     sseStep,
     longPollStep,
     signalrStep(token),
@@ -43,7 +43,7 @@ function main(): void {
   const targets = JSON.parse(body.dataset.targets ?? "[]") as string[];
   const only = new URLSearchParams(location.search).get("steps")?.split(",");
   const wsVariants = JSON.parse(body.dataset.wsVariants ?? "[]") as string[];
-  const steps = battery(token, idleSeconds, targets, body.dataset.altOrigin || null, wsVariants).filter((s) => !only || only.includes(s.name));
+  const steps = battery(token, idleSeconds, targets, body.dataset.altOrigin || null, wsVariants, body.dataset.originsSkipped || null).filter((s) => !only || only.includes(s.name));
   const button = el<HTMLButtonElement>("run");
   const progress = el<HTMLProgressElement>("progress");
   const current = el<HTMLElement>("current");

@@ -132,7 +132,7 @@ export class Reporter {
   private route(m: Message): [string, unknown] {
     switch (m.kind) {
       case "result": return ["results", m.result];
-      case "observe": return ["observe", { runId: m.runId, id: m.id }];
+      case "observe": return ["observe", { runId: m.runId, id: m.id, pageOrigin: location.origin }];
       case "complete": return ["complete", { runId: m.runId, verdict: m.verdict }];
     }
   }
@@ -142,7 +142,7 @@ export class Reporter {
       try {
         switch (m.kind) {
           case "result": return await this.hub.invoke<Ack>("Report", m.result);
-          case "observe": return await this.hub.invoke<Ack>("Observe", m.runId, m.id);
+          case "observe": return await this.hub.invoke<Ack>("Observe", m.runId, m.id, location.origin);
           case "complete": return await this.hub.invoke<Ack>("Complete", m.runId, m.verdict);
         }
       } catch { /* fall through to plain HTTP */ }

@@ -2,6 +2,7 @@
 import type { Result, Step, StepOutcome } from "./result";
 import { uuid } from "./ids";
 import type { Reporter } from "./reporter";
+import { UnexpectedAnswer, describe } from "./answer";
 
 export interface RunView {
   started(step: Step, index: number, total: number): void;
@@ -55,8 +56,24 @@ async function runOne(step: Step): Promise<StepOutcome> {
   try {
     return await Promise.race([step.run(controller.signal), late]);
   } catch (e) {
-    return { status: "error", metrics: {}, detail: { error: String(e) }, summary: `The test could not run (${String(e)}).` };
+    return failedOutcome(e);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * What a step that threw becomes: an answer it did not expect is evidence (status, headers, the body's first bytes);
+ * anything else keeps its exception text in the detail. The summary is plain words either way, never the exception.
+ */
+export function failedOutcome(e: unknown): StepOutcome {
+  if (e instanceof UnexpectedAnswer) {
+    return {
+      status: "fail",
+      metrics: { answerStatus: e.evidence.status },
+      detail: { unexpected: e.evidence, error: e.message },
+      summary: `The test met an answer it did not expect: ${describe(e.evidence)}.`,
+    };
+  }
+  return { status: "error", metrics: {}, detail: { error: String(e) }, summary: "The test stopped in the browser before it finished." };
 }

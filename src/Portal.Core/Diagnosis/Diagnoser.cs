@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 
 namespace Portal.Core.Diagnosis;
@@ -30,7 +31,7 @@ public static class Diagnoser
     [
         WebSocketBlocked, WebSocketKilledAfterOpen, IdleTimeout, ProxyDetected, TlsInterceptionSuspected, UpgradeHeadersStripped,
         SniRequired, TlsHandshakeStalled, CertificateProblem, SseBuffered, LargeMessageDropped, CorsCredentialsBlocked, ClockSkew,
-        SlowNetwork,
+        SlowNetwork, PortalDeployment, RequestBodyLimited, ProxyErrorPage,
     ];
 
     /// <summary>
@@ -47,7 +48,9 @@ public static class Diagnoser
             findings.Add(unexplained);
         }
 
-        if (findings.Count == 0 && completed && AllClear(list) is { } clear)
+        // A finding about the portal's own deployment says nothing about the customer's network: beside it, the
+        // customer's side can still be all clear.
+        if (findings.All(f => FindingCodes.IsAboutPortal(f.Code)) && completed && AllClear(list) is { } clear)
         {
             findings.Add(clear);
         }
@@ -420,6 +423,111 @@ public static class Diagnoser
             $"The customer's network is slow: {Say.List(reasons)}. Real-time apps work but feel sluggish, and time-outs come sooner.",
             evidence,
             "Test again from another network (wired, another provider, or a phone's 4G) to tell the local link from the path; look for a saturated uplink, weak Wi-Fi or a VPN that sends traffic the long way round.");
+    }
+
+    private static readonly Dictionary<string, (string What, string Fix)> DeploymentAdvice = new(StringComparer.Ordinal)
+    {
+        [DeploymentProblems.UntrustedProxy] = (
+            "a proxy in front of the portal sends forwarding headers, but is not listed as trusted, so the portal cannot tell the customer's address from the proxy's",
+            "list that proxy's address in Portal__TrustedProxies__N (e.g. Portal__TrustedProxies__0={0})"),
+        [DeploymentProblems.HostRewritten] = (
+            "the proxy in front of the portal replaces the Host the browser asked for ({1}), so links the portal builds and the Origin check of the engineers' console see the wrong address",
+            "pass the browser's Host on unchanged (nginx: proxy_set_header Host $http_host; not $host, which drops the port), or set Portal__PublicOrigin to the address customers use"),
+        [DeploymentProblems.SchemeNotForwarded] = (
+            "TLS ends in front of the portal and no trusted X-Forwarded-Proto says so, so the portal believes it is reached over plain http",
+            "have the proxy send X-Forwarded-Proto (nginx: proxy_set_header X-Forwarded-Proto $scheme;) and list it in Portal__TrustedProxies__N, or set Portal__PublicOrigin to the https address (stunnel cannot add headers); or let Kestrel terminate TLS, which also keeps the ClientHello evidence"),
+    };
+
+    private static Finding? PortalDeployment(IReadOnlyList<Observation> results)
+    {
+        var seen = results.Where(r => r.Step == Results.KnownSteps.ServerConnection && r.Strings("deploymentProblems").Count > 0).ToList();
+        if (seen.Count == 0)
+        {
+            return null;
+        }
+
+        var first = seen[0];
+        var problems = seen.SelectMany(r => r.Strings("deploymentProblems")).Distinct(StringComparer.Ordinal).Where(DeploymentAdvice.ContainsKey).ToList();
+        if (problems.Count == 0)
+        {
+            return null;
+        }
+
+        string Fill(string text) => string.Format(CultureInfo.InvariantCulture, text, first.Text("peerAddress") ?? "the proxy's address", first.Text("pageOrigin") ?? "the page's address");
+        return new Finding(
+            FindingCodes.PortalDeployment, Severity.Warning,
+            $"About the portal's own deployment, not the customer's network: {Say.List(problems.Select(p => Fill(DeploymentAdvice[p].What)))}. Nothing here is the customer's fault.",
+            [.. seen.Select(r => Cite(r, ("problems", string.Join(", ", r.Strings("deploymentProblems"))), ("pageOrigin", r.Text("pageOrigin")), ("host", r.Text("host")), ("peer", r.Text("peerAddress")), ("frontProxyHeaders", string.Join(", ", r.Strings("frontProxyHeaders")))))],
+            char.ToUpperInvariant(Fill(DeploymentAdvice[problems[0]].Fix)[0]) + string.Join("; ", problems.Select(p => Fill(DeploymentAdvice[p].Fix)))[1..] + ". The portal's admin page shows how customers reach it.");
+    }
+
+    /// <summary>The answer a step met instead of the portal's, when it recorded one.</summary>
+    private static JsonElement? Unexpected(Observation r) =>
+        r.Detail.ValueKind == JsonValueKind.Object && r.Detail.TryGetProperty("unexpected", out var u) && u.ValueKind == JsonValueKind.Object ? u : null;
+
+    private static string? Field(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    private static double? NumberField(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
+
+    /// <summary>An answer the portal itself gave (its errors are problem+json): a refusal of the portal's, never a proxy's.</summary>
+    private static bool FromPortal(JsonElement answer) =>
+        Field(answer, "contentType")?.StartsWith("application/problem+json", StringComparison.OrdinalIgnoreCase) == true;
+
+    private static Finding? RequestBodyLimited(IReadOnlyList<Observation> results)
+    {
+        var upload = Latest(results, "http.upload");
+        if (upload?.Number("bodyLimitRefusedBytes") is not { } refused || upload.Number("bodyLimitPassedBytes") is not { } passed
+            || Unexpected(upload) is not { } answer || FromPortal(answer))
+        {
+            return null;
+        }
+
+        var who = AnswerIdentity.Name(Field(answer, "server"), Field(answer, "via"), Field(answer, "bodyStart"));
+        var how = upload.Number("refusedStatus") is { } status ? $"HTTP {Say.N(status)}" : "a closed connection";
+        var speed = upload.Number("mbps") is { } mbps ? $" Below the limit, uploads run at {Say.N(mbps)} Mbit/s." : "";
+        return new Finding(
+            FindingCodes.RequestBodyLimited, Severity.Warning,
+            $"Uploads larger than about {Bytes(passed)} are refused ({how} at {Bytes(refused)}, answered by {who ?? "a proxy on the way"}): the limit lies between {Bytes(passed)} and {Bytes(refused)}. Apps that send larger requests (file uploads, large posts, long-polling batches) fail.{speed}",
+            [Cite(upload, ("passedBytes", passed), ("refusedBytes", refused), ("status", upload.Number("refusedStatus")), ("server", Field(answer, "server")))],
+            "Raise the request-body limit of the proxy that refused it above the largest request the application sends: nginx client_max_body_size (1m by default), HAProxy http-request deny rules on req.body_size or tune.bufsize, Squid request_body_max_size, or the WAF's request-size rule. If the proxy belongs to the customer's network, their network team must raise it.");
+    }
+
+    private static string Bytes(double bytes) =>
+        bytes >= 1024 * 1024 ? $"{Say.N(bytes / 1024 / 1024)} MiB" : $"{Say.N(bytes / 1024)} KiB";
+
+    private static Finding? ProxyErrorPage(IReadOnlyList<Observation> results)
+    {
+        var pages = new List<(Observation Result, JsonElement Answer)>();
+        foreach (var r in results.GroupBy(r => (r.Step, Target: r.Text("target"))).Select(g => g.Last()))
+        {
+            if (Unexpected(r) is not { } answer || FromPortal(answer) || r.Number("bodyLimitRefusedBytes") is not null)
+            {
+                continue;
+            }
+
+            var status = NumberField(answer, "status");
+            var html = Field(answer, "contentType")?.StartsWith("text/html", StringComparison.OrdinalIgnoreCase) == true;
+            if (status is 502 or 503 or 504 || (status is not null && html))
+            {
+                pages.Add((r, answer));
+            }
+        }
+
+        if (pages.Count == 0)
+        {
+            return null;
+        }
+
+        var names = pages.Select(p => AnswerIdentity.Name(Field(p.Answer, "server"), Field(p.Answer, "via"), Field(p.Answer, "bodyStart"))).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+        var paths = pages.Select(p => $"{Field(p.Answer, "path")} (HTTP {Say.N(NumberField(p.Answer, "status") ?? 0)})").Distinct(StringComparer.Ordinal).ToList();
+        var who = names.Count > 0 ? Say.List(names) : "a proxy that does not name itself";
+        return new Finding(
+            FindingCodes.ProxyErrorPage, Severity.Critical,
+            $"A proxy answered instead of the portal: {who} returned an error page on {Say.List(paths)}. The requests never reached the portal, or its answer was replaced on the way.",
+            [.. pages.Select(p => Cite(p.Result, ("path", Field(p.Answer, "path")), ("status", NumberField(p.Answer, "status")), ("server", Field(p.Answer, "server")), ("via", Field(p.Answer, "via")), ("body", Field(p.Answer, "bodyStart"))))],
+            "Find that proxy's log entry for these paths: a 502/504 means it could not reach (or timed out waiting for) the portal — check its upstream address and time-outs; a 403 or HTML block page means a security policy (WAF, URL filter) refused the path — allow the application's host and paths. If the proxy is the portal's own, fix its configuration; if it is the customer's, their network team must.");
     }
 
     private static Finding? StepFailed(IReadOnlyList<Observation> results, IReadOnlyList<Finding> findings)

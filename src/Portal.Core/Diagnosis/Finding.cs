@@ -93,13 +93,19 @@ public static class FindingCodes
     public const string SlowNetwork = "slow-network";
     public const string StepFailed = "step-failed";
     public const string AllClear = "all-clear";
+    public const string PortalDeployment = "portal-deployment";
+    public const string RequestBodyLimited = "request-body-limited";
+    public const string ProxyErrorPage = "proxy-error-page";
+
+    /// <summary>Whether a finding is about the portal's own deployment rather than the customer's network: shown apart.</summary>
+    public static bool IsAboutPortal(string code) => code == PortalDeployment;
 
     /// <summary>Every code the rules can produce.</summary>
     public static IReadOnlyList<string> All { get; } =
     [
         WebSocketBlocked, WebSocketKilledAfterOpen, IdleTimeout, ProxyDetected, TlsInterceptionSuspected, UpgradeHeadersStripped,
         SniRequired, TlsHandshakeStalled, CertificateProblem, SseBuffered, LargeMessageDropped, CorsCredentialsBlocked, ClockSkew,
-        SlowNetwork, StepFailed, AllClear,
+        SlowNetwork, StepFailed, AllClear, PortalDeployment, RequestBodyLimited, ProxyErrorPage,
     ];
 }
 

@@ -595,4 +595,86 @@ public class DiagnoserTests
         severities.ShouldBe(severities.Order().ToList());
         severities[0].ShouldBe(0);
     }
+
+    private static Observation Connection(string[] problems, string[]? foreign = null) =>
+        R("server.connection", foreign is { Length: > 0 } ? "warn" : "pass", new { foreignProxyHeaders = foreign?.Length ?? 0, frontProxy = 1 },
+            new { foreignProxyHeaders = foreign ?? [], frontProxy = true, deploymentProblems = problems, pageOrigin = "http://127.0.0.1:8081", host = "127.0.0.1", peerAddress = "127.0.0.1", frontProxyHeaders = new[] { "X-Forwarded-For" } }, "server");
+
+    [Fact]
+    public void Evaluate_HostRewrittenByTheFrontProxy_PortalDeploymentNamesTheFixAndCustomerStillAllClear()
+    {
+        var run = CleanWith(Connection([DeploymentProblems.HostRewritten, DeploymentProblems.UntrustedProxy]));
+
+        var findings = Diagnoser.Evaluate(run, completed: true);
+
+        findings.Select(f => f.Code).ShouldBe([FindingCodes.PortalDeployment, FindingCodes.AllClear], ignoreOrder: true);
+        var deployment = findings.Single(f => f.Code == FindingCodes.PortalDeployment);
+        deployment.Summary.ShouldContain("not the customer's network");
+        deployment.Recommendation.ShouldContain("proxy_set_header Host $http_host");
+        deployment.Recommendation.ShouldContain("Portal__TrustedProxies__0=127.0.0.1");
+        FindingCodes.IsAboutPortal(deployment.Code).ShouldBeTrue();
+    }
+
+    [Fact]
+    public void Evaluate_FrontProxyWithoutProblems_NoPortalDeploymentNoProxyDetected()
+    {
+        var codes = Codes(CleanWith(Connection([])));
+
+        codes.ShouldBe([FindingCodes.AllClear]);
+    }
+
+    [Fact]
+    public void Evaluate_UploadRefusedAbove1MiBByNginx_RequestBodyLimitedBracketedNoStepFailed()
+    {
+        var run = CleanWith(R("http.upload", "warn",
+            new { mbps = 250.6, bytes = 1_000_000, bodyLimitPassedBytes = 1_000_000, bodyLimitRefusedBytes = 1_100_000, refusedStatus = 413 },
+            new { unexpected = new { path = "/diag/upload", status = 413, contentType = "text/html", server = "nginx/1.22.1", bodyStart = "413 Request Entity Too Large nginx/1.22.1" } }));
+
+        var finding = Diagnoser.Evaluate(run, completed: true).Single();
+
+        finding.Code.ShouldBe(FindingCodes.RequestBodyLimited);
+        finding.Summary.ShouldContain("between 977 KiB and 1 MiB");
+        finding.Summary.ShouldContain("nginx (Server: nginx/1.22.1)");
+        finding.Summary.ShouldContain("251 Mbit/s");
+        finding.Recommendation.ShouldContain("client_max_body_size");
+    }
+
+    [Fact]
+    public void Evaluate_UploadRefusedByThePortalItself_NotBlamedOnAProxy()
+    {
+        var run = CleanWith(R("http.upload", "warn",
+            new { bodyLimitPassedBytes = 1_000_000, bodyLimitRefusedBytes = 30_000_000, refusedStatus = 413 },
+            new { unexpected = new { path = "/diag/upload", status = 413, contentType = "application/problem+json", server = "Kestrel" } }));
+
+        Codes(run).ShouldNotContain(FindingCodes.RequestBodyLimited);
+        Codes(run).ShouldNotContain(FindingCodes.ProxyErrorPage);
+    }
+
+    [Theory]
+    [InlineData(502, "text/html", "nginx/1.22.1", "502 Bad Gateway nginx/1.22.1", "nginx (Server: nginx/1.22.1)")]
+    [InlineData(503, "text/html", null, "503 Service Unavailable No server is available to handle this request.", "HAProxy (by its error page)")]
+    [InlineData(503, "text/html; charset=utf-8", "Varnish", "Error 503 Backend fetch failed Guru Meditation: XID: 3", "Varnish (Server: Varnish)")]
+    [InlineData(403, "text/html", "squid/5.7", "ERROR The requested URL could not be retrieved ERR_ACCESS_DENIED", "Squid (Server: squid/5.7)")]
+    [InlineData(504, "text/plain", null, "", "a proxy that does not name itself")]
+    public void Evaluate_DownloadAnsweredByAProxysErrorPage_ProxyErrorPageNamesWhoAndWhereNoStepFailed(int status, string type, string? server, string body, string who)
+    {
+        var run = CleanWith(R("http.download", "fail", new { answerStatus = status },
+            new { error = $"HTTP {status}", unexpected = new { path = "/diag/download", status, contentType = type, server, bodyStart = body } }));
+
+        var codes = Codes(run);
+
+        codes.ShouldBe([FindingCodes.ProxyErrorPage]);
+        var finding = Single(run, FindingCodes.ProxyErrorPage);
+        finding.Summary.ShouldContain(who);
+        finding.Summary.ShouldContain($"/diag/download (HTTP {status})");
+    }
+
+    [Fact]
+    public void Evaluate_PortalsOwnProblemAnswer_NoProxyErrorPage()
+    {
+        var run = CleanWith(R("http.download", "fail", new { answerStatus = 400 },
+            new { unexpected = new { path = "/diag/download", status = 400, contentType = "application/problem+json", server = "Kestrel" } }));
+
+        Codes(run).ShouldBe([FindingCodes.StepFailed]);
+    }
 }

@@ -2,6 +2,7 @@
 import type { Step, StepOutcome } from "../result";
 import { mbitPerSecond, round, summarize } from "../stats";
 import { randomBytes } from "./websocket";
+import { UnexpectedAnswer, fetchExpecting, type AnswerEvidence } from "../answer";
 
 const MaxBytes = 25 * 1024 * 1024;
 const TargetMs = 2_000;
@@ -16,7 +17,8 @@ export const pingStep: Step = {
     for (let i = 0; i < 10; i++) {
       const url = `/diag/ping?i=${i}&t=${Date.now()}`;
       const started = performance.now();
-      await fetch(url, { cache: "no-store", signal });
+      const response = await fetchExpecting(url, { cache: "no-store", signal }, null);
+      await response.arrayBuffer();
       samples.push(performance.now() - started);
       const entry = performance.getEntriesByName(new URL(url, location.href).href)[0] as PerformanceResourceTiming | undefined;
       protocol ||= entry?.nextHopProtocol ?? "";
@@ -73,28 +75,81 @@ export const downloadStep: Step = {
   async run(signal) {
     return measure("Download", async (bytes) => {
       const started = performance.now();
-      const response = await fetch(`/diag/download?bytes=${bytes}&t=${Date.now()}`, { cache: "no-store", signal });
+      const response = await fetchExpecting(`/diag/download?bytes=${bytes}&t=${Date.now()}`, { cache: "no-store", signal }, "application/octet-stream");
       await response.arrayBuffer();
       return performance.now() - started;
     });
   },
 };
 
+/** The smallest upload worth timing: below it, a round trip dominates the figure. */
+const MinTimedBytes = 16 * 1024;
+
+/** The answer that refused an upload, and the sizes either side of the limit. */
+interface BodyLimit { refused: AnswerEvidence; passedBytes: number; refusedBytes: number }
+
 export const uploadStep: Step = {
   name: "http.upload",
   label: "Upload speed",
-  timeoutMs: 15_000,
+  timeoutMs: 20_000,
   async run(signal) {
     const payload = randomBytes(MaxBytes);
+    let largestPassed = 0;
     const transfer = async (bytes: number) => {
       const started = performance.now();
-      const response = await fetch("/diag/upload", { method: "POST", body: payload.slice(0, bytes), cache: "no-store", signal });
+      const response = await fetchExpecting("/diag/upload", { method: "POST", body: payload.slice(0, bytes), cache: "no-store", signal }, "application/json", bytes);
       await response.json();
+      largestPassed = Math.max(largestPassed, bytes);
       return performance.now() - started;
     };
-    return measure("Upload", transfer);
+    try {
+      return await measure("Upload", transfer);
+    } catch (e) {
+      // Refused above some size (413 from a proxy's body limit, or the connection dropped mid-body after smaller ones
+      // passed): bracket the limit, then time an upload below it.
+      if (!(e instanceof UnexpectedAnswer) || !isSizeRefusal(e.evidence, largestPassed)) throw e;
+      const limit = await bracket(e.evidence, largestPassed, transfer);
+      const below = Math.max(limit.passedBytes, 0);
+      let ms: number | null = null;
+      if (below >= MinTimedBytes) ms = Math.min(await transfer(below), await transfer(below));
+      const mbps = ms === null ? null : round(mbitPerSecond(below, ms));
+      return {
+        status: "warn",
+        metrics: { mbps, bytes: below, ms: ms === null ? null : round(ms), bodyLimitPassedBytes: limit.passedBytes, bodyLimitRefusedBytes: limit.refusedBytes, refusedStatus: limit.refused.status },
+        detail: { unexpected: limit.refused },
+        summary: `Uploads larger than ${kib(limit.passedBytes)} are refused (${limit.refused.status === null ? "connection closed" : `HTTP ${limit.refused.status}`} at ${kib(limit.refusedBytes)})` + (mbps === null ? "." : `; below that, upload ${mbps} Mbit/s.`),
+      };
+    }
   },
 };
+
+function kib(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${round(bytes / 1024 / 1024)} MiB` : `${round(bytes / 1024)} KiB`;
+}
+
+/** A refusal because of the size: 413, or no answer at all once a smaller upload had passed. */
+function isSizeRefusal(evidence: AnswerEvidence, largestPassed: number): boolean {
+  return evidence.status === 413 || (evidence.status === null && largestPassed > 0);
+}
+
+/** Narrows the limit between the largest size that passed and the smallest refused, to within 1/16 of it. */
+async function bracket(first: AnswerEvidence, passed: number, transfer: (bytes: number) => Promise<number>): Promise<BodyLimit> {
+  let refused = first;
+  let low = passed;
+  let high = first.requestBytes ?? MaxBytes;
+  for (let i = 0; i < 10 && high - low > Math.max(1024, high / 16); i++) {
+    const middle = Math.floor((low + high) / 2);
+    try {
+      await transfer(middle);
+      low = middle;
+    } catch (e) {
+      if (!(e instanceof UnexpectedAnswer) || !isSizeRefusal(e.evidence, Math.max(low, 1))) throw e;
+      refused = e.evidence;
+      high = middle;
+    }
+  }
+  return { refused, passedBytes: low, refusedBytes: high };
+}
 
 export const longPollStep: Step = {
   name: "longpoll",
@@ -105,7 +160,7 @@ export const longPollStep: Step = {
     const overheads: number[] = [];
     for (let i = 0; i < 3; i++) {
       const started = performance.now();
-      const response = await fetch(`/diag/poll?waitMs=${held}&t=${Date.now()}`, { cache: "no-store", signal });
+      const response = await fetchExpecting(`/diag/poll?waitMs=${held}&t=${Date.now()}`, { cache: "no-store", signal }, "application/json");
       const body = (await response.json()) as { heldMs: number };
       overheads.push(performance.now() - started - body.heldMs);
     }
@@ -120,14 +175,16 @@ export const longPollStep: Step = {
 };
 
 /** A plain and a credentialed cross-origin request to the portal's other address: catches CORS-with-credentials failures. */
-export function corsStep(alternateOrigin: string | null): Step {
+export function corsStep(alternateOrigin: string | null, skippedReason: string | null = null): Step {
   return {
     name: "http.cors",
     label: "Cross-origin requests",
     timeoutMs: 8_000,
     async run(signal): Promise<StepOutcome> {
       if (!alternateOrigin) {
-        return { status: "skipped", metrics: {}, detail: {}, summary: "No second portal address to test cross-origin requests against." };
+        return skippedReason
+          ? { status: "skipped", metrics: {}, detail: { reason: skippedReason }, summary: "Not tried: the portal's other addresses are not reachable through the proxy in front of it." }
+          : { status: "skipped", metrics: {}, detail: {}, summary: "No second portal address to test cross-origin requests against." };
       }
       if (location.protocol === "https:" && alternateOrigin.startsWith("http:")) {
         // Mixed content: the browser blocks it whatever the network does, so it says nothing about the network.

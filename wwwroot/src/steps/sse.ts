@@ -1,6 +1,22 @@
 // Server-Sent Events: first event, arrival against send times (a buffering proxy shows as bursts), reconnect.
 import type { Step } from "../result";
 import { eventLag } from "../stats";
+import { evidenceOf, noAnswer, type AnswerEvidence } from "../answer";
+
+/** What a plain GET of the stream answers, when EventSource gave up without an event: evidence of who refused it. */
+async function streamAnswer(url: string): Promise<AnswerEvidence | null> {
+  const started = performance.now();
+  const controller = new AbortController();
+  try {
+    const response = await fetch(url, { cache: "no-store", signal: controller.signal });
+    if (response.ok && response.headers.get("content-type")?.startsWith("text/event-stream")) return null;
+    return await evidenceOf(response, url, started);
+  } catch (e) {
+    return noAnswer(url, started, e);
+  } finally {
+    controller.abort();
+  }
+}
 
 export const sseStep: Step = {
   name: "sse",
@@ -14,8 +30,12 @@ export const sseStep: Step = {
       const arrived: number[] = [];
       let firstEventMs: number | null = null;
       let endedAt: number | null = null;
-      const source = new EventSource(`/diag/sse?count=${count}&intervalMs=100&t=${Date.now()}`);
-      const finish = (reconnectMs: number | null, error: string | null) => {
+      const url = `/diag/sse?count=${count}&intervalMs=100&t=${Date.now()}`;
+      const source = new EventSource(url);
+      let finished = false;
+      const finish = (reconnectMs: number | null, error: string | null, unexpected: AnswerEvidence | null = null) => {
+        if (finished) return;
+        finished = true;
         source.close();
         const lag = eventLag(sent, arrived);
         const complete = arrived.length === count;
@@ -23,7 +43,7 @@ export const sseStep: Step = {
         resolve({
           status: !complete ? "fail" : buffered || reconnectMs === null ? "warn" : "pass",
           metrics: { events: arrived.length, expected: count, firstEventMs: firstEventMs === null ? null : Math.round(firstEventMs), maxLagMs: lag.maxLagMs, bursts: lag.bursts, reconnectMs },
-          detail: { error },
+          detail: { error, unexpected },
           summary: !complete
             ? `Server-Sent Events: only ${arrived.length} of ${count} events arrived.`
             : buffered
@@ -42,7 +62,11 @@ export const sseStep: Step = {
         arrived.push(now);
       });
       // The server ends the stream after the last tick; EventSource reconnects with Last-Event-ID.
-      source.onerror = () => { if (arrived.length === count) endedAt ??= performance.now(); };
+      source.onerror = () => {
+        if (arrived.length === count) endedAt ??= performance.now();
+        // EventSource gives up (CLOSED) on an answer that is not a stream: find out what answered instead.
+        else if (source.readyState === EventSource.CLOSED && arrived.length === 0) void streamAnswer(url).then((answer) => finish(null, "the stream was refused", answer));
+      };
       source.addEventListener("resumed", () => finish(endedAt === null ? null : Math.round(performance.now() - endedAt), null));
     });
   },

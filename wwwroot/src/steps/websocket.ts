@@ -2,6 +2,7 @@
 import type { Step, StepOutcome } from "../result";
 import { uuid } from "../ids";
 import { idleDeath, round, summarize } from "../stats";
+import { evidenceOf, noAnswer, type AnswerEvidence } from "../answer";
 
 /** The URL of the portal's echo endpoint, on the scheme and host the page came from. */
 export function echoUrl(): string {
@@ -94,6 +95,22 @@ async function arrivedAs(attempt: string): Promise<{ upgrade: string; connection
   }
 }
 
+/**
+ * What answers a plain GET of the echo endpoint: the portal says 426 (it speaks WebSocket only). Anything else —
+ * a proxy's 502, an HTML error page, no answer — is what stood in the way of the upgrade; null when it was the portal.
+ */
+async function plainAnswer(): Promise<AnswerEvidence | null> {
+  const url = `/diag/ws/echo?t=${Date.now()}`;
+  const started = performance.now();
+  try {
+    const response = await fetch(url, { cache: "no-store" });
+    if (response.status === 426 && response.headers.get("upgrade")?.toLowerCase() === "websocket") return null;
+    return await evidenceOf(response, url, started);
+  } catch (e) {
+    return noAnswer(url, started, e);
+  }
+}
+
 /** Handshake time, 20 echo round trips, and the code of a close the client starts. */
 export const echoStep: Step = {
   name: "ws.echo",
@@ -131,6 +148,9 @@ export const echoStep: Step = {
         if (arrived) {
           outcome.detail.arrivedAs = arrived;
           outcome.summary += ` The request reached the portal as plain ${arrived.httpProtocol}, without its Upgrade header: a proxy on the way does not forward WebSocket upgrades.`;
+        } else {
+          const answer = await plainAnswer();
+          if (answer) outcome.detail.unexpected = answer;
         }
       }
       return outcome;
@@ -155,14 +175,16 @@ interface VariantOutcome {
  * The echo on the portal's other schemes and ports (`ws://` versus `wss://`, another port): a transparent proxy
  * that breaks plain `ws://` but cannot see into `wss://`, or a firewall that allows one port only, shows up here.
  */
-export function variantsStep(origins: readonly string[]): Step {
+export function variantsStep(origins: readonly string[], skippedReason: string | null = null): Step {
   return {
     name: "ws.variants",
     label: "WebSocket on other schemes and ports",
     timeoutMs: 5_000 + origins.length * 5_000,
     async run(signal): Promise<StepOutcome> {
       if (origins.length === 0) {
-        return { status: "skipped", metrics: {}, detail: {}, summary: "The portal has no other scheme or port to test WebSockets on." };
+        return skippedReason
+          ? { status: "skipped", metrics: {}, detail: { reason: skippedReason }, summary: "Not tried: the portal's other schemes and ports are not reachable through the proxy in front of it." }
+          : { status: "skipped", metrics: {}, detail: {}, summary: "The portal has no other scheme or port to test WebSockets on." };
       }
       const outcomes: VariantOutcome[] = [];
       for (const origin of origins) {

@@ -45,7 +45,7 @@ public static class CustomerLinkEndpoints
         var style = kit.Url("kit.css");
         return state switch
         {
-            LinkState.Valid => new RazorComponentResult<CustomerPage>(new { Session = session!, ScriptUrl = kit.Url("kit.js"), StyleUrl = style, AlternateOrigin = alternate, WebSocketVariants = variants }),
+            LinkState.Valid => new RazorComponentResult<CustomerPage>(new { Session = session!, ScriptUrl = kit.Url("kit.js"), StyleUrl = style, AlternateOrigin = alternate, WebSocketVariants = variants, OriginsSkipped = origins.SkippedReason(context.Request) }),
             LinkState.Expired => new RazorComponentResult<LinkProblemPage>(new { Expired = true, StyleUrl = style }) { StatusCode = StatusCodes.Status410Gone },
             _ => new RazorComponentResult<LinkProblemPage>(new { Expired = false, StyleUrl = style }) { StatusCode = StatusCodes.Status404NotFound },
         };

@@ -3,10 +3,14 @@ using Microsoft.Extensions.Options;
 namespace Portal.Web.Features.Diagnostics;
 
 /// <summary>
-/// Refuses every WebSocket upgrade whose <c>Origin</c> is neither the portal itself nor a configured origin, so a
-/// page elsewhere cannot open the echo endpoint, the customer hub or a console circuit with the visitor's
-/// cookies (cross-site WebSocket hijacking). Requests without an Origin do not come from a browser page and are
-/// left to the endpoint's own authorization.
+/// Refuses a WebSocket upgrade whose <c>Origin</c> is neither the portal itself nor a configured origin wherever a
+/// cookie could authenticate it (the console's circuit, and any endpoint added later), so a page elsewhere cannot
+/// open it with the visitor's cookies (cross-site WebSocket hijacking). The diagnostics endpoints and the customer
+/// hub are exempt: they are authenticated by the link token or by nothing, so a foreign page gains nothing a plain
+/// client would not, and a proxy in front of the portal that rewrites Host or scheme (so the browser's Origin no
+/// longer matches) must not stop the customer's measurement. There the mismatch is evidence: the hub's
+/// observation of the connection records the Origin and a <c>portal-deployment</c> finding names the proxy setting.
+/// Requests without an Origin do not come from a browser page and are left to the endpoint's own authorization.
 /// </summary>
 public sealed partial class OriginCheck(RequestDelegate next, IOptionsMonitor<PortalOptions> options, PortalOrigins origins, ILogger<OriginCheck> logger)
 {
@@ -19,7 +23,7 @@ public sealed partial class OriginCheck(RequestDelegate next, IOptionsMonitor<Po
         }
 
         var origin = context.Request.Headers.Origin.ToString();
-        if (origin.Length == 0 || IsAllowed(origin, context.Request))
+        if (origin.Length == 0 || IsTokenOrAnonymous(context.Request.Path) || IsAllowed(origin, context.Request))
         {
             return next(context);
         }
@@ -29,15 +33,21 @@ public sealed partial class OriginCheck(RequestDelegate next, IOptionsMonitor<Po
         return context.Response.WriteAsync("WebSocket connections from this origin are not allowed.", context.RequestAborted);
     }
 
+    /// <summary>The WebSocket endpoints no cookie authenticates: the diagnostics endpoints and the customer hub.</summary>
+    public static bool IsTokenOrAnonymous(PathString path) =>
+        path.StartsWithSegments("/diag", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments(Ingest.RunHub.Path, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Whether an Origin names the authority the request was addressed to (scheme, host and port).</summary>
+    public static bool MatchesRequest(string origin, HttpRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return Uri.TryCreate(origin, UriKind.Absolute, out var uri)
+            && string.Equals(uri.GetLeftPart(UriPartial.Authority), $"{request.Scheme}://{request.Host.Value}", StringComparison.OrdinalIgnoreCase);
+    }
+
     private bool IsAllowed(string origin, HttpRequest request)
     {
-        if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri))
-        {
-            return false;
-        }
-
-        var self = $"{request.Scheme}://{request.Host.Value}";
-        if (string.Equals(uri.GetLeftPart(UriPartial.Authority), self, StringComparison.OrdinalIgnoreCase))
+        if (MatchesRequest(origin, request))
         {
             return true;
         }

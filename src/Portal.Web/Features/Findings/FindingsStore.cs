@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Npgsql;
 using NpgsqlTypes;
 using Portal.Core.Diagnosis;
+using Portal.Data;
 using Portal.Data.Events;
 
 namespace Portal.Web.Features.Findings;
@@ -37,19 +38,80 @@ public sealed class FindingsStore(NpgsqlDataSource dataSource, TimeProvider time
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        string? status;
-        await using (var lockRun = new NpgsqlCommand(LockRunSql, connection, transaction))
-        {
-            lockRun.Parameters.Add(new() { Value = runId });
-            lockRun.Parameters.Add(new() { Value = sessionId });
-            status = (string?)await lockRun.ExecuteScalarAsync(cancellationToken);
-        }
-
+        var status = await LockAsync(connection, transaction, sessionId, runId, cancellationToken);
         if (status is null)
         {
             return [];
         }
 
+        var findings = await EvaluateAsync(connection, transaction, sessionId, runId, status == RunStatus.Completed, cancellationToken);
+        if (runCompleted)
+        {
+            await Webhooks.WebhookQueue.EnqueueRunCompletedAsync(connection, transaction, sessionId, runId, findings, time.GetUtcNow(), cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return findings;
+    }
+
+    /// <summary>
+    /// Ends a run: in one transaction its final findings are stored, its status becomes <c>completed</c> with the
+    /// verdict the customer saw, watchers are told and the <c>run.completed</c> webhooks are queued. Nobody (the API,
+    /// a console, a webhook) can see the run completed without its final findings. Creates the run when no result
+    /// preceded the completion.
+    /// </summary>
+    public async Task<RunCompletion> CompleteAsync(Guid sessionId, Guid runId, string verdict, string? userAgent, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var now = time.GetUtcNow();
+        await using (var ensure = new NpgsqlCommand(
+            "INSERT INTO runs (id, session_id, status, started_at, user_agent) VALUES ($1, $2, 'running', $3, $4) ON CONFLICT (id) DO NOTHING", connection, transaction))
+        {
+            ensure.Parameters.Add(new() { Value = runId });
+            ensure.Parameters.Add(new() { Value = sessionId });
+            ensure.Parameters.Add(new() { Value = now });
+            ensure.Parameters.Add(new() { Value = (object?)userAgent ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+            await ensure.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        var status = await LockAsync(connection, transaction, sessionId, runId, cancellationToken);
+        if (status is null)
+        {
+            return RunCompletion.ForeignRun;
+        }
+
+        if (status == RunStatus.Completed)
+        {
+            return RunCompletion.AlreadyCompleted;
+        }
+
+        var findings = await EvaluateAsync(connection, transaction, sessionId, runId, completed: true, cancellationToken);
+        await using (var complete = new NpgsqlCommand("UPDATE runs SET status = 'completed', completed_at = $2, verdict = $3 WHERE id = $1", connection, transaction))
+        {
+            complete.Parameters.Add(new() { Value = runId });
+            complete.Parameters.Add(new() { Value = now });
+            complete.Parameters.Add(new() { Value = verdict });
+            await complete.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await PortalEvents.PublishAsync(connection, transaction, new PortalEvent(PortalEventKinds.RunCompleted, sessionId, runId), cancellationToken);
+        await Webhooks.WebhookQueue.EnqueueRunCompletedAsync(connection, transaction, sessionId, runId, findings, now, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return RunCompletion.Completed;
+    }
+
+    private static async Task<string?> LockAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid sessionId, Guid runId, CancellationToken cancellationToken)
+    {
+        await using var lockRun = new NpgsqlCommand(LockRunSql, connection, transaction);
+        lockRun.Parameters.Add(new() { Value = runId });
+        lockRun.Parameters.Add(new() { Value = sessionId });
+        return (string?)await lockRun.ExecuteScalarAsync(cancellationToken);
+    }
+
+    /// <summary>Evaluates the locked run's results and replaces its stored findings when they changed (watchers are told).</summary>
+    private async Task<IReadOnlyList<Finding>> EvaluateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid sessionId, Guid runId, bool completed, CancellationToken cancellationToken)
+    {
         var results = new List<Observation>();
         await using (var read = new NpgsqlCommand("SELECT id, step, status, source, transport, metrics::text, detail::text FROM results WHERE run_id = $1 ORDER BY received_at, id", connection, transaction))
         {
@@ -63,7 +125,7 @@ public sealed class FindingsStore(NpgsqlDataSource dataSource, TimeProvider time
             }
         }
 
-        var findings = Diagnoser.Evaluate(results, status == "completed");
+        var findings = Diagnoser.Evaluate(results, completed);
         var fresh = findings.Select(f => (f.Code, f.Severity, f.Summary, Evidence: JsonSerializer.Serialize(f.Evidence, Json), f.Recommendation)).ToList();
         var stored = new List<(string Code, string Severity, string Summary, string Evidence, string Recommendation)>();
         await using (var old = new NpgsqlCommand("SELECT code, severity, summary, evidence::text, recommendation FROM findings WHERE run_id = $1", connection, transaction))
@@ -106,12 +168,6 @@ public sealed class FindingsStore(NpgsqlDataSource dataSource, TimeProvider time
             await PortalEvents.PublishAsync(connection, transaction, new PortalEvent(PortalEventKinds.FindingsChanged, sessionId, runId), cancellationToken);
         }
 
-        if (runCompleted)
-        {
-            await Webhooks.WebhookQueue.EnqueueRunCompletedAsync(connection, transaction, sessionId, runId, findings, time.GetUtcNow(), cancellationToken);
-        }
-
-        await transaction.CommitAsync(cancellationToken);
         return findings;
     }
 
@@ -134,6 +190,19 @@ public sealed class FindingsStore(NpgsqlDataSource dataSource, TimeProvider time
         JsonValueKind.False => false,
         _ => null,
     };
+}
+
+/// <summary>What ending a run did.</summary>
+public enum RunCompletion
+{
+    /// <summary>The run is completed now, with its final findings.</summary>
+    Completed,
+
+    /// <summary>It was completed before: nothing changed.</summary>
+    AlreadyCompleted,
+
+    /// <summary>The run belongs to another session: refused.</summary>
+    ForeignRun,
 }
 
 /// <summary>

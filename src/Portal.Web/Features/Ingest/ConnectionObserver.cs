@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Options;
+using Portal.Core.Diagnosis;
 using Portal.Core.Results;
 using Portal.Core.Tls;
 using Portal.Web.Features.Diagnostics;
@@ -23,8 +24,11 @@ public sealed class ConnectionObserver(IOptionsMonitor<PortalOptions> options, T
         "X-Client-IP", "X-Proxy-ID", "X-BlueCoat-Via", "Proxy-Connection", "X-Cache", "X-Squid-Error", "Client-IP", "X-Originating-IP",
     ];
 
-    /// <summary>Builds the <c>server.connection</c> result of a run from the request that carried it.</summary>
-    public ResultSubmission Observe(HttpContext context, Guid runId, Guid id, string transport)
+    /// <summary>
+    /// Builds the <c>server.connection</c> result of a run from the request that carried it. <paramref name="pageOrigin"/>
+    /// is the origin the page says it was loaded from; without it the request's <c>Origin</c> header stands in.
+    /// </summary>
+    public ResultSubmission Observe(HttpContext context, Guid runId, Guid id, string transport, string? pageOrigin = null)
     {
         ArgumentNullException.ThrowIfNull(context);
         var request = context.Request;
@@ -34,8 +38,15 @@ public sealed class ConnectionObserver(IOptionsMonitor<PortalOptions> options, T
             .Where(h => request.Headers.ContainsKey(h))
             .ToDictionary(h => h, h => request.Headers[h].ToString(), StringComparer.Ordinal);
         var clientAddress = ClientAddressOf(context);
-        // Headers our own trusted proxies add are theirs, not the customer's network's.
-        var foreign = trusted ? proxyHeaders.Keys.Where(h => h is not ("X-Forwarded-For" or "X-Forwarded-Proto" or "X-Forwarded-Host" or "X-Forwarded-Port" or "X-Real-IP")).ToList() : [.. proxyHeaders.Keys];
+        var origin = request.Headers.Origin.ToString();
+        pageOrigin = pageOrigin is { Length: > 0 and <= 300 } ? pageOrigin : origin.Length > 0 ? origin : null;
+        var settings = options.CurrentValue;
+        // The proxy directly in front of the portal is the deployment's: what it adds is the portal's, not the customer's network's.
+        var view = FrontProxy.Judge(new RequestFacts(
+            pageOrigin, request.Host.Value ?? "", context.Features.Get<ITlsHandshakeFeature>() is not null, context.Connection.LocalPort, remote?.ToString(), trusted,
+            proxyHeaders, [.. settings.PublicOrigin is { } p ? [p] : Array.Empty<string>(), .. settings.AlternateOrigins, .. settings.AllowedOrigins],
+            a => IPAddress.TryParse(a, out var ip) && IsTrusted(ip)));
+        var foreign = view.ForeignHeaders;
         var tls = context.Features.Get<ITlsHandshakeFeature>();
         var hello = ClientHelloCapture.Get(context);
         var fit = hello is null ? null : BrowserFit.Judge(request.Headers.UserAgent.ToString(), hello.Ja4);
@@ -56,6 +67,14 @@ public sealed class ConnectionObserver(IOptionsMonitor<PortalOptions> options, T
         var detail = new Dictionary<string, object?>
         {
             ["clientAddress"] = clientAddress,
+            ["pageOrigin"] = pageOrigin,
+            ["originHeader"] = origin.Length > 0 ? origin : null,
+            ["host"] = request.Host.Value,
+            ["localPort"] = context.Connection.LocalPort,
+            ["frontProxy"] = view.FrontProxy,
+            ["frontProxyEvidence"] = view.FrontEvidence,
+            ["frontProxyHeaders"] = view.FrontHeaders,
+            ["deploymentProblems"] = view.Problems,
             ["peerAddress"] = remote?.ToString(),
             ["viaTrustedProxy"] = trusted,
             ["httpProtocol"] = request.Protocol,
@@ -77,12 +96,15 @@ public sealed class ConnectionObserver(IOptionsMonitor<PortalOptions> options, T
             ["observedTlsStack"] = fit?.ObservedStack,
             ["fingerprintFitsBrowser"] = fit?.Fits,
             ["userAgent"] = request.Headers.UserAgent.ToString(),
-            ["summary"] = findings.Count > 0 ? string.Join(' ', findings) : "The portal saw no proxy between the customer and itself.",
+            ["summary"] = findings.Count > 0 ? string.Join(' ', findings)
+                : view.FrontProxy ? "The portal saw its own front proxy and nothing of the customer's network in between."
+                : "The portal saw no proxy between the customer and itself.",
         };
         var metrics = new Dictionary<string, object?>
         {
             ["httpVersion"] = request.Protocol switch { "HTTP/1.0" => 1.0, "HTTP/1.1" => 1.1, "HTTP/2" => 2, "HTTP/3" => 3, _ => null },
             ["foreignProxyHeaders"] = foreign.Count,
+            ["frontProxy"] = view.FrontProxy ? 1 : 0,
             ["tls"] = tls is null ? 0 : 1,
             ["sniSent"] = hello is null ? null : hello.Hello.ServerName is null ? 0 : 1,
             ["fingerprintFitsBrowser"] = fit?.Fits switch { true => 1, false => 0, null => null },

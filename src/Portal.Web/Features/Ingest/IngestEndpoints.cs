@@ -98,7 +98,7 @@ public static class IngestEndpoints
             return Problem("runId and id are required.");
         }
 
-        var observation = observer.Observe(context, observe.RunId, observe.Id, "http");
+        var observation = observer.Observe(context, observe.RunId, observe.Id, "http", observe.PageOrigin);
         var received = await reception.ReceiveAsync(
             CustomerLinkAuthenticationHandler.SessionOf(context.User), observation, ResultSource.Server, "http", context.Request.Headers.UserAgent, cancellationToken);
         if (received.Ack is { Stored: true })
@@ -159,5 +159,5 @@ public static class IngestEndpoints
 
     private sealed record CompleteRun(Guid RunId, string? Verdict);
 
-    private sealed record ObserveRun(Guid RunId, Guid Id);
+    private sealed record ObserveRun(Guid RunId, Guid Id, string? PageOrigin = null);
 }

@@ -39,11 +39,14 @@ public sealed class RunHub(ResultReception reception, ConnectionObserver observe
     /// <summary>Answers with the server's clock; used by the transport step to prove a round trip.</summary>
     public long Ping() => time.GetUtcNow().ToUnixTimeMilliseconds();
 
-    /// <summary>Records what the portal sees of this connection as a server-side result of the run.</summary>
-    public async Task<IngestAck> Observe(Guid runId, Guid id)
+    /// <summary>
+    /// Records what the portal sees of this connection as a server-side result of the run; <paramref name="pageOrigin"/>
+    /// is the origin the page was loaded from, to tell the portal's own front proxy from the customer's network.
+    /// </summary>
+    public async Task<IngestAck> Observe(Guid runId, Guid id, string? pageOrigin)
     {
         var http = Context.GetHttpContext() ?? throw new HubException("No HTTP request behind this connection.");
-        var observation = observer.Observe(http, runId, id, Transport);
+        var observation = observer.Observe(http, runId, id, Transport, pageOrigin);
         var outcome = await reception.ReceiveAsync(Session, observation, ResultSource.Server, Transport, UserAgent, Context.ConnectionAborted);
         if (outcome.Ack is { Stored: true })
         {

@@ -278,39 +278,17 @@ public sealed partial class RunIngest : IAsyncDisposable
         public TaskCompletionSource<IngestOutcome> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    /// <summary>Marks a run completed with the verdict the customer saw; creates the run if no result preceded it.</summary>
-    public async Task<IngestOutcome> CompleteAsync(Guid sessionId, Guid runId, string verdict, string? userAgent, CancellationToken cancellationToken)
-    {
-        const string Sql = """
-            WITH up AS (
-                INSERT INTO runs AS r (id, session_id, status, started_at, completed_at, user_agent, verdict)
-                VALUES ($1, $2, 'completed', $3, $3, $4, $5)
-                ON CONFLICT (id) DO UPDATE SET status = 'completed', completed_at = excluded.completed_at, verdict = excluded.verdict
-                WHERE r.session_id = excluded.session_id AND r.status <> 'completed'
-                RETURNING id),
-            mine AS (SELECT 1 FROM runs WHERE id = $1 AND session_id = $2),
-            n AS (SELECT pg_notify($6, $7) FROM up)
-            SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM mine), (SELECT count(*) FROM n)
-            """;
-        await using var command = _dataSource.CreateCommand(Sql);
-        command.Parameters.Add(new() { Value = runId });
-        command.Parameters.Add(new() { Value = sessionId });
-        command.Parameters.Add(new() { Value = _time.GetUtcNow() });
-        command.Parameters.Add(new() { Value = (object?)Truncate(userAgent, 512) ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        command.Parameters.Add(new() { Value = Truncate(verdict, 500)! });
-        command.Parameters.Add(new() { Value = PortalEvents.Channel });
-        command.Parameters.Add(new() { Value = JsonSerializer.Serialize(new PortalEvent(PortalEventKinds.RunCompleted, sessionId, runId), Json) });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        var outcome = reader.GetInt64(0) > 0 ? IngestOutcome.Stored : reader.GetInt64(1) > 0 ? IngestOutcome.Duplicate : IngestOutcome.ForeignRun;
-        if (outcome != IngestOutcome.ForeignRun)
+    /// <summary>
+    /// Marks a run completed with the verdict the customer saw, in the transaction that stores its final findings;
+    /// creates the run if no result preceded it.
+    /// </summary>
+    public async Task<IngestOutcome> CompleteAsync(Guid sessionId, Guid runId, string verdict, string? userAgent, CancellationToken cancellationToken) =>
+        await _findings.CompleteAsync(sessionId, runId, Truncate(verdict, 500)!, Truncate(userAgent, 512), cancellationToken) switch
         {
-            // The run is complete: all-clear becomes possible, and its webhooks are queued (once) with the final findings.
-            _findings.Request(sessionId, runId, runCompleted: true);
-        }
-
-        return outcome;
-    }
+            Findings.RunCompletion.Completed => IngestOutcome.Stored,
+            Findings.RunCompletion.AlreadyCompleted => IngestOutcome.Duplicate,
+            _ => IngestOutcome.ForeignRun,
+        };
 
     private static string Raw(JsonElement? element) =>
         element is { ValueKind: JsonValueKind.Object } e ? e.GetRawText() : "{}";

@@ -70,7 +70,7 @@ public static class ReportsEndpoints
             return TypedResults.Problem(title: "The share link request is not valid.", detail: "hours must be between 1 and 720.", statusCode: StatusCodes.Status400BadRequest);
         }
 
-        var (link, error) = await links.CreateAsync(id, $"{context.Request.Scheme}://{context.Request.Host}", hours is { } h ? TimeSpan.FromHours(h) : null, context.User.FindFirstValue(ClaimTypes.NameIdentifier), cancellationToken);
+        var (link, error) = await links.CreateAsync(id, context.RequestServices.GetRequiredService<Diagnostics.PortalOrigins>().LinkBase($"{context.Request.Scheme}://{context.Request.Host}"), hours is { } h ? TimeSpan.FromHours(h) : null, context.User.FindFirstValue(ClaimTypes.NameIdentifier), cancellationToken);
         return link is not null
             ? TypedResults.Created($"/api/v1/sessions/{id}/share-links/{link.Id}", link)
             : TypedResults.Problem(title: error ?? "No session has this id.", statusCode: error is null ? StatusCodes.Status404NotFound : StatusCodes.Status400BadRequest);

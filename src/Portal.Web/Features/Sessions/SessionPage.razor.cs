@@ -46,6 +46,9 @@ public partial class SessionPage
     private (string Id, string Name)? _me;
 
     [Inject]
+    private Diagnostics.PortalOrigins Origins { get; set; } = default!;
+
+    [Inject]
     private SessionService Sessions { get; set; } = default!;
 
     [Inject]
@@ -383,7 +386,7 @@ public partial class SessionPage
 
     private async Task ShareAsync()
     {
-        var (link, error) = await ShareLinks.CreateAsync(Id, Navigation.BaseUri, TimeSpan.FromDays(Math.Clamp(_shareDays, 1, 30)), _me?.Id, _disposed.Token);
+        var (link, error) = await ShareLinks.CreateAsync(Id, Origins.LinkBase(Navigation.BaseUri), TimeSpan.FromDays(Math.Clamp(_shareDays, 1, 30)), _me?.Id, _disposed.Token);
         _sharedUrl = link?.Url;
         _notice = error;
         await LoadAsync(everything: false, PortalEventKinds.SessionChanged);
@@ -432,7 +435,7 @@ public partial class SessionPage
         var token = await Sessions.RenewLinkAsync(Id, _disposed.Token);
         if (token is not null)
         {
-            _newLink = CustomerLinks.Url(Navigation.BaseUri, token);
+            _newLink = CustomerLinks.Url(Origins.LinkBase(Navigation.BaseUri), token);
             await LoadAsync(everything: true);
         }
     }

@@ -81,7 +81,7 @@ public static class SessionsApi
         }
 
         var created = await sessions.CreateAsync(input, context.User.FindFirstValue(ClaimTypes.NameIdentifier), cancellationToken);
-        var url = CustomerLinks.Url($"{context.Request.Scheme}://{context.Request.Host}", created.Token);
+        var url = CustomerLinks.Url(context.RequestServices.GetRequiredService<Diagnostics.PortalOrigins>().LinkBase($"{context.Request.Scheme}://{context.Request.Host}"), created.Token);
         return TypedResults.Created($"/api/v1/sessions/{created.Session.Id}", new CreatedResponse(created.Session.Id, url, created.Session.ExpiresAt));
     }
 

@@ -97,7 +97,7 @@ public partial class SessionsPage
             }
 
             // Shown last, in one render with the new grid row, so nothing re-renders under the link's buttons afterwards.
-            _created = (created.Session.Id, CustomerLinks.Url(Navigation.BaseUri, created.Token));
+            _created = (created.Session.Id, CustomerLinks.Url(Origins.LinkBase(Navigation.BaseUri), created.Token));
             _customerName = _ticketRef = null;
             _showForm = false;
         }

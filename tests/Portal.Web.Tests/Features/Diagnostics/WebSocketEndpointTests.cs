@@ -42,10 +42,9 @@ public class WebSocketEndpointTests(PortalFixture fixture) : IClassFixture<Porta
     }
 
     [Theory]
-    [InlineData("/diag/ws/echo")]
-    [InlineData("/hubs/run")]
     [InlineData("/_blazor")]
-    public async Task Upgrade_ForeignOrigin_Refused403(string path)
+    [InlineData("/some/future/endpoint")]
+    public async Task Upgrade_ForeignOriginWhereACookieAuthenticates_Refused403(string path)
     {
         var (_, token, _) = await _fixture.CreateSessionAsync();
         using var socket = Client("http://evil.example");
@@ -53,6 +52,36 @@ public class WebSocketEndpointTests(PortalFixture fixture) : IClassFixture<Porta
         var ex = await Should.ThrowAsync<WebSocketException>(() => socket.ConnectAsync(Ws($"{path}?access_token={token}"), CancellationToken.None));
 
         socket.HttpStatusCode.ShouldBe(HttpStatusCode.Forbidden, ex.Message);
+    }
+
+    [Fact]
+    public async Task Echo_ForeignOrigin_AcceptedAndEchoes()
+    {
+        // A proxy that rewrites Host or scheme makes every customer's Origin look foreign: the measurement must still run.
+        using var socket = Client("http://127.0.0.1:1");
+
+        await socket.ConnectAsync(Ws("/diag/ws/echo"), CancellationToken.None);
+        await socket.SendAsync("hello"u8.ToArray(), WebSocketMessageType.Text, true, CancellationToken.None);
+        var (_, data) = await ReceiveAsync(socket);
+
+        Encoding.UTF8.GetString(data).ShouldBe("hello");
+    }
+
+    [Fact]
+    public async Task Hub_MismatchedOrigin_AcceptedAndRecordedInTheConnectionObservation()
+    {
+        var (session, token, _) = await _fixture.CreateSessionAsync();
+        using var hub = await RawHubClient.ConnectAsync(Ws($"/hubs/run?access_token={token}"), "http://127.0.0.1:1");
+        var run = Guid.NewGuid();
+
+        await hub.InvokeAsync("Observe", run, Guid.NewGuid(), "http://127.0.0.1:1");
+
+        await using var read = _fixture.Database.CreateCommand("SELECT detail::text FROM results WHERE session_id = $1 AND step = 'server.connection'");
+        read.Parameters.Add(new() { Value = session });
+        var detail = JsonDocument.Parse((string)(await read.ExecuteScalarAsync())!).RootElement;
+        detail.GetProperty("originHeader").GetString().ShouldBe("http://127.0.0.1:1");
+        detail.GetProperty("frontProxy").GetBoolean().ShouldBeTrue();
+        detail.GetProperty("deploymentProblems").EnumerateArray().Select(p => p.GetString()).ShouldBe(["host-rewritten"]);
     }
 
     [Fact]

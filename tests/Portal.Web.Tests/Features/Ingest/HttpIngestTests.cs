@@ -61,6 +61,25 @@ public class HttpIngestTests(PortalFixture fixture) : IClassFixture<PortalFixtur
     }
 
     [Fact]
+    public async Task PostComplete_ReadAtOnce_CompletedRunAlreadyHasItsFinalFindings()
+    {
+        var (session, token, _) = await _fixture.CreateSessionAsync();
+        using var client = _fixture.Portal.CreateClient(withApiKey: false);
+        using var api = _fixture.Portal.CreateClient();
+        var run = Guid.NewGuid();
+        (await client.PostAsJsonAsync($"/api/runs/{token}/results", Result(Guid.NewGuid(), run))).EnsureSuccessStatusCode();
+
+        using var response = await client.PostAsJsonAsync($"/api/runs/{token}/complete", new { runId = run, verdict = "All tests passed." });
+        var detail = await api.GetFromJsonAsync<JsonElement>($"/api/v1/sessions/{session}");
+
+        // Read the moment the completion is acknowledged: the run is completed and its all-clear (which only a
+        // completed run can have) is already stored with it, not a second later.
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        detail.GetProperty("runs")[0].GetProperty("status").GetString().ShouldBe("completed");
+        detail.GetProperty("findings").EnumerateArray().Select(f => f.GetProperty("code").GetString()).ShouldBe(["all-clear"]);
+    }
+
+    [Fact]
     public async Task PostResult_UnknownStep_StoredButFlagged()
     {
         var (_, token, _) = await _fixture.CreateSessionAsync();
