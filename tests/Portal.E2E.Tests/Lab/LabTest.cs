@@ -44,6 +44,16 @@ public abstract class LabTest(string name, Dictionary<string, string>? environme
             "nginx", configuration, ["-p", "{folder}", "-c", "{config}", "-e", "{folder}/error.log"], port,
             new Dictionary<string, string>(files ?? []) { ["nginx-common.inc"] = Config("nginx-common.inc") });
 
+    /// <summary>Starts stunnel terminating TLS on <paramref name="port"/> (a self-signed lab certificate) and passing plain TCP to <paramref name="connectPort"/>.</summary>
+    protected static async Task<LabProcess> StartStunnelAsync(int port, int connectPort, int idleSeconds)
+    {
+        using var certificate = TestCertificates.SelfSigned(["localhost"], [System.Net.IPAddress.Loopback]);
+        var (certificatePath, keyPath) = TestCertificates.WritePem(certificate, TempFolder.Create("portal-stunnel"));
+        return await LabProcess.StartAsync(
+            "stunnel4", Config("stunnel.conf", ("listen", port), ("portal", connectPort), ("timeout", idleSeconds)), ["{config}"], port,
+            new Dictionary<string, string> { ["cert.pem"] = await File.ReadAllTextAsync(certificatePath), ["cert.key"] = await File.ReadAllTextAsync(keyPath) });
+    }
+
     /// <summary>The portal's own port (its first address).</summary>
     protected int PortalPort => Portal.BaseAddress.Port;
 

@@ -1,4 +1,3 @@
-using System.Net;
 using Portal.Testing;
 
 namespace Portal.E2E.Tests.Lab;
@@ -148,6 +147,39 @@ public sealed class ReverseProxyLabTests() : LabTest("lab-reverse", Environment)
     }
 
     [Fact]
+    public async Task Nginx_DefaultBodyLimit_RequestBodyLimitedBracketedAndUploadMeasuredBelowIt()
+    {
+        var port = PortalProcess.FreePort();
+        await using var nginx = await StartNginxAsync("nginx-body-limit.conf", port);
+
+        var customer = await RunAsync(Proxy(port), "http.ping,http.upload");
+
+        var run = await ExpectFindingsAsync("13", "nginx with its default client_max_body_size (1m)", customer, ["request-body-limited"],
+            r => $"passed {N(r.Metric("http.upload", "bodyLimitPassedBytes") / 1024)} KiB, refused {N(r.Metric("http.upload", "bodyLimitRefusedBytes") / 1024)} KiB (status {N(r.Metric("http.upload", "refusedStatus"))}); upload below it {N(r.Metric("http.upload", "mbps"))} Mbit/s");
+        // nginx's limit is 1 MiB of body: the bracket holds it.
+        run.Metric("http.upload", "bodyLimitPassedBytes")!.Value.ShouldBeLessThanOrEqualTo(1024 * 1024);
+        run.Metric("http.upload", "bodyLimitRefusedBytes")!.Value.ShouldBeGreaterThan(1024 * 1024);
+        run.Metric("http.upload", "mbps").ShouldNotBeNull();
+    }
+
+    [Fact]
+    public async Task Nginx_BadGatewayOnOnePath_ProxyErrorPageNamesNginxAndThePath()
+    {
+        var port = PortalProcess.FreePort();
+        await using var nginx = await LaunchNginxAsync(Config("nginx-bad-gateway.conf", ("listen", port), ("portal", PortalPort), ("dead", PortalProcess.FreePort())), port);
+
+        var customer = await RunAsync(Proxy(port), "http.ping,http.download");
+
+        await ExpectFindingsAsync("14", "nginx answering 502 on /diag/download (wrong upstream)", customer, ["proxy-error-page"],
+            r => $"download answered HTTP {N(r.Metric("http.download", "answerStatus"))}");
+        using var api = Portal.CreateClient();
+        var detail = await System.Net.Http.Json.HttpClientJsonExtensions.GetFromJsonAsync<System.Text.Json.JsonElement>(api, $"/api/v1/sessions/{customer.SessionId}");
+        var finding = detail.GetProperty("findings").EnumerateArray().Single(f => f.GetProperty("code").GetString() == "proxy-error-page");
+        finding.GetProperty("summary").GetString()!.ShouldContain("nginx");
+        finding.GetProperty("summary").GetString()!.ShouldContain("/diag/download (HTTP 502)");
+    }
+
+    [Fact]
     public async Task Direct_PlainHttp_WholeBatteryAllClearOnly()
     {
         var customer = await RunAsync(Portal.BaseAddress, steps: null, idleSeconds: 5);
@@ -175,12 +207,5 @@ public sealed class ReverseProxyLabTests() : LabTest("lab-reverse", Environment)
         "varnishd", Config(file, ("portal", PortalPort)),
         ["-F", "-f", "{config}", "-a", $"127.0.0.1:{port}", "-n", "{folder}/work", "-s", "malloc,32m", "-p", $"pipe_timeout={pipeTimeout}"], port);
 
-    private async Task<LabProcess> StartStunnelAsync(int port, int idleSeconds)
-    {
-        using var certificate = TestCertificates.SelfSigned(["localhost"], [IPAddress.Loopback]);
-        var (certificatePath, keyPath) = TestCertificates.WritePem(certificate, TempFolder.Create("portal-stunnel"));
-        return await LabProcess.StartAsync(
-            "stunnel4", Config("stunnel.conf", ("listen", port), ("portal", PortalPort), ("timeout", idleSeconds)), ["{config}"], port,
-            new Dictionary<string, string> { ["cert.pem"] = await File.ReadAllTextAsync(certificatePath), ["cert.key"] = await File.ReadAllTextAsync(keyPath) });
-    }
+    private Task<LabProcess> StartStunnelAsync(int port, int idleSeconds) => StartStunnelAsync(port, PortalPort, idleSeconds);
 }

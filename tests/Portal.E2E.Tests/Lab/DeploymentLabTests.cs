@@ -1,0 +1,72 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Portal.Testing;
+
+namespace Portal.E2E.Tests.Lab;
+
+/// <summary>
+/// Proxies in front of the portal that the portal was not configured for, as a new deployment puts them there: the
+/// portal runs on its defaults (no trusted proxies, no allowed or public origins). The customer's measurement must
+/// still run, nothing the portal's own proxy does may be blamed on the customer, and a <c>portal-deployment</c>
+/// finding must name the change.
+/// </summary>
+public sealed class DeploymentLabTests() : LabTest("lab-deployment")
+{
+    private const int ProxyTimeoutSeconds = 6;
+    private const int IdleSeconds = 10;
+
+    protected override string[] BrowserArguments => ["--ignore-certificate-errors"];
+
+    [Fact]
+    public async Task NginxHostDollarHostOnItsOwnPort_IdleTimeoutMeasuredDeploymentFindingNothingOnTheCustomer()
+    {
+        var port = PortalProcess.FreePort();
+        await using var nginx = await LaunchNginxAsync(Config("nginx-host-dollar-host.conf", ("listen", port), ("portal", PortalPort), ("timeout", ProxyTimeoutSeconds)), port);
+
+        var customer = await RunAsync(new Uri($"http://127.0.0.1:{port}"), "http.ping,ws.echo,ws.idle", IdleSeconds);
+
+        var run = await ExpectFindingsAsync("12a", $"nginx on another port, Host $host, proxy_read_timeout {ProxyTimeoutSeconds}s, portal on defaults", customer,
+            ["idle-timeout", "portal-deployment"], r => $"quiet WebSocket cut after {N(r.Metric("ws.idle", "diedAfterSeconds"))} s (proxy set to {ProxyTimeoutSeconds} s)");
+        run.Metric("ws.idle", "diedAfterSeconds")!.Value.ShouldBeInRange(ProxyTimeoutSeconds - 2, ProxyTimeoutSeconds + 2);
+        (await FindingAsync(customer.SessionId, "portal-deployment")).GetProperty("recommendation").GetString()!.ShouldContain("proxy_set_header Host $http_host");
+    }
+
+    [Fact]
+    public async Task HAProxyNotTrusted_DeploymentFindingNoProxyDetected()
+    {
+        var port = PortalProcess.FreePort();
+        await using var haproxy = await LabProcess.StartAsync(
+            "haproxy", Config("haproxy-forwardfor.cfg", ("listen", port), ("portal", PortalPort)), ["-f", "{config}", "-db"], port);
+
+        var customer = await RunAsync(new Uri($"http://127.0.0.1:{port}"), "http.ping,ws.echo,sse,longpoll");
+
+        await ExpectFindingsAsync("12b", "HAProxy with option forwardfor, not in TrustedProxies", customer, ["all-clear", "portal-deployment"],
+            r => $"results by {r.Transport}");
+        (await FindingAsync(customer.SessionId, "portal-deployment")).GetProperty("recommendation").GetString()!.ShouldContain("Portal__TrustedProxies__0=127.0.0.1");
+    }
+
+    [Fact]
+    public async Task Seed003StunnelVarnishOnDefaults_IdleTimeoutAndDeploymentFindingNothingOnTheCustomer()
+    {
+        var varnishPort = PortalProcess.FreePort();
+        var stunnelPort = PortalProcess.FreePort();
+        await using var varnish = await LabProcess.StartAsync(
+            "varnishd", Config("varnish-pipe-timeout.vcl", ("portal", PortalPort)),
+            ["-F", "-f", "{config}", "-a", $"127.0.0.1:{varnishPort}", "-n", "{folder}/work", "-s", "malloc,32m", "-p", $"pipe_timeout={ProxyTimeoutSeconds}"], varnishPort);
+        await using var stunnel = await StartStunnelAsync(stunnelPort, varnishPort, idleSeconds: 43200);
+
+        var customer = await RunAsync(new Uri($"https://127.0.0.1:{stunnelPort}"), "http.ping,ws.echo,ws.idle", IdleSeconds);
+
+        var run = await ExpectFindingsAsync("12c", $"seed 003: stunnel → Varnish (pipe_timeout {ProxyTimeoutSeconds}) → portal on defaults", customer,
+            ["idle-timeout", "portal-deployment"], r => $"quiet WebSocket cut after {N(r.Metric("ws.idle", "diedAfterSeconds"))} s (Varnish set to {ProxyTimeoutSeconds} s)");
+        run.Metric("ws.idle", "diedAfterSeconds")!.Value.ShouldBeInRange(ProxyTimeoutSeconds - 2, ProxyTimeoutSeconds + 2);
+        (await FindingAsync(customer.SessionId, "portal-deployment")).GetProperty("summary").GetString()!.ShouldContain("X-Forwarded-Proto");
+    }
+
+    private async Task<JsonElement> FindingAsync(Guid sessionId, string code)
+    {
+        using var api = Portal.CreateClient();
+        var session = await api.GetFromJsonAsync<JsonElement>($"/api/v1/sessions/{sessionId}");
+        return session.GetProperty("findings").EnumerateArray().Single(f => f.GetProperty("code").GetString() == code);
+    }
+}
