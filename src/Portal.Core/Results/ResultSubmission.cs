@@ -59,6 +59,8 @@ public static class KnownSteps
     {
         "env", "http.ping", "http.download", "http.upload", WebSocketEcho, "ws.messages", "ws.close", "ws.variants", "ws.idle",
         "http.cors", "sse", "longpoll", "signalr.transports", "targets", ServerConnection,
+        // The portal's own server-side probes are known steps too (they were stored with known_step = false).
+        "probe.dns", "probe.tcp", "probe.tls", "probe.http", "probe.ws", "probe.ws.idle", "probe.target",
     };
 
     /// <summary>Whether the step is one the portal knows.</summary>

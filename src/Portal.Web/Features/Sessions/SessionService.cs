@@ -356,5 +356,8 @@ public sealed record ResultDetail(
 /// <summary>A finding as the API shows it: its code, severity, summary, evidence (result ids and figures) and the fix.</summary>
 public sealed record FindingDetail(Guid RunId, string Code, string Severity, string Summary, JsonElement Evidence, string Recommendation)
 {
+    /// <summary><c>portal</c> for a finding about the portal's own deployment (shown apart), <c>customer</c> otherwise.</summary>
+    public string About => Portal.Core.Diagnosis.FindingCodes.IsAboutPortal(Code) ? "portal" : "customer";
+
     public static FindingDetail From(StoredFinding f) => new(f.RunId, f.Code, f.Severity, f.Summary, ResultDetail.Parse(f.Evidence), f.Recommendation);
 }

@@ -28,6 +28,23 @@ public class CustomerLinkTests(PortalFixture fixture) : IClassFixture<PortalFixt
     }
 
     [Fact]
+    public async Task Get_ThroughAReverseProxy_ListeningAddressesLeftOutOfTheBatteryWithTheReason()
+    {
+        var (_, _, url) = await _fixture.CreateSessionAsync();
+        using var client = _fixture.Portal.CreateClient(withApiKey: false);
+        using var proxied = new HttpRequestMessage(HttpMethod.Get, url);
+        proxied.Headers.Add("X-Forwarded-Proto", "https");
+
+        using var straight = await client.GetAsync(url);
+        using var response = await client.SendAsync(proxied);
+
+        (await straight.Content.ReadAsStringAsync()).ShouldNotContain("data-origins-skipped");
+        var html = await response.Content.ReadAsStringAsync();
+        html.ShouldContain("data-origins-skipped=\"The page came through a proxy in front of the portal");
+        html.ShouldContain(_fixture.Portal.BaseAddress.GetLeftPart(UriPartial.Authority));
+    }
+
+    [Fact]
     public async Task Get_UnknownToken_FriendlyNotFoundPage()
     {
         using var client = _fixture.Portal.CreateClient(withApiKey: false);

@@ -44,6 +44,7 @@ public sealed class ProbesApiTests : IAsyncLifetime
         await Eventually.TrueAsync(async () => await ScalarAsync("SELECT count(*) FROM runs WHERE id = $1 AND status = 'completed'", runId) == 1, "the probe run completes", TimeSpan.FromSeconds(30));
         var steps = await StepsAsync(runId);
         steps.Keys.ShouldBe(["probe.dns", "probe.tcp", "probe.ws", "probe.ws.idle"], ignoreOrder: true);
+        (await ScalarAsync("SELECT count(*) FROM results WHERE run_id = $1 AND NOT known_step", runId)).ShouldBe(0);
         steps["probe.ws"].Status.ShouldBe("pass", steps["probe.ws"].Detail);
         steps["probe.ws"].Metrics.GetProperty("status").GetInt32().ShouldBe(101);
         steps["probe.ws"].Metrics.GetProperty("echoMs").ValueKind.ShouldBe(JsonValueKind.Number);
