@@ -99,17 +99,18 @@ public static class FrontProxy
             return new FrontProxyView(false, [], [], [.. headers.Keys], []);
         }
 
-        // The front proxy adds one hop to X-Forwarded-For (after any trusted hops of the deployment), maybe a Via and
-        // a Forwarded element. More hops than that came from proxies before it: the customer's.
+        // A trusted proxy's forwarding headers are the deployment's by configuration; a Via is not (the deployment's
+        // proxies are known not to add one). An untrusted front proxy adds one hop to X-Forwarded-For, maybe a Via and
+        // a Forwarded element: more hops than that came from proxies before it, the customer's.
         var hops = ForwardedHops(headers, facts.IsTrusted);
-        var customerHops = hops > 1;
+        var customerHops = facts.PeerTrusted || hops > 1;
         var frontHeaders = new List<string>();
         var foreign = new List<string>();
         foreach (var name in headers.Keys)
         {
             var isHop = HopHeaders.Contains(name, StringComparer.OrdinalIgnoreCase);
             var isReverse = ReverseProxyHeaders.Contains(name, StringComparer.OrdinalIgnoreCase);
-            if (isReverse || (isHop && !customerHops && Entries(headers[name]) <= 1))
+            if (isReverse || (facts.PeerTrusted && name == "X-Forwarded-For") || (isHop && !customerHops && Entries(headers[name]) <= 1))
             {
                 frontHeaders.Add(name);
             }

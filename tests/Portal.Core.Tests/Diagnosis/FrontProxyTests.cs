@@ -64,15 +64,25 @@ public class FrontProxyTests
     }
 
     [Fact]
-    public void Judge_CustomersProxyBehindThePortalsFrontProxy_ExtraHopIsForeign()
+    public void Judge_CustomersProxyBehindATrustedFrontProxy_ItsViaIsForeign()
     {
         // The customer's proxy added X-Forwarded-For and Via; the portal's trusted nginx appended the proxy's address.
         var view = FrontProxy.Judge(Facts("https://portal.example", "portal.example",
             new() { ["X-Forwarded-For"] = "192.168.1.20, 198.51.100.7", ["Via"] = "1.1 bluecoat", ["X-Forwarded-Proto"] = "https" }, trusted: true));
 
         view.FrontProxy.ShouldBeTrue();
-        view.ForeignHeaders.ShouldBe(["X-Forwarded-For", "Via"], ignoreOrder: true);
+        view.ForeignHeaders.ShouldBe(["Via"]);
         view.Problems.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public void Judge_CustomersProxyBehindAnUntrustedFrontProxy_ExtraHopIsForeign()
+    {
+        var view = FrontProxy.Judge(Facts("http://127.0.0.1:8081", "127.0.0.1:8081", new() { ["X-Forwarded-For"] = "192.168.1.20, 198.51.100.7", ["Via"] = "1.1 bluecoat" }));
+
+        view.FrontProxy.ShouldBeTrue();
+        view.ForeignHeaders.ShouldBe(["X-Forwarded-For", "Via"], ignoreOrder: true);
+        view.Problems.ShouldBe([DeploymentProblems.UntrustedProxy]);
     }
 
     [Fact]
