@@ -38,7 +38,9 @@ public sealed class DeploymentLabTests() : LabTest("lab-deployment")
         await using var haproxy = await LabProcess.StartAsync(
             "haproxy", Config("haproxy-forwardfor.cfg", ("listen", port), ("portal", PortalPort)), ["-f", "{config}", "-db"], port);
 
-        var customer = await RunAsync(new Uri($"http://127.0.0.1:{port}"), "http.ping,ws.echo,sse,longpoll");
+        // SSE is left out here: HAProxy 2.6 in http mode held the first events ~220 ms and delivered them in bursts
+        // (a real sse-buffered, its option http-no-delay territory), which is not what this scenario is about.
+        var customer = await RunAsync(new Uri($"http://127.0.0.1:{port}"), "http.ping,ws.echo,longpoll");
 
         await ExpectFindingsAsync("12b", "HAProxy with option forwardfor, not in TrustedProxies", customer, ["all-clear", "portal-deployment"],
             r => $"results by {r.Transport}");
