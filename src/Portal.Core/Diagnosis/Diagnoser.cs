@@ -458,7 +458,7 @@ public static class Diagnoser
             FindingCodes.PortalDeployment, Severity.Warning,
             $"About the portal's own deployment, not the customer's network: {Say.List(problems.Select(p => Fill(DeploymentAdvice[p].What)))}. Nothing here is the customer's fault.",
             [.. seen.Select(r => Cite(r, ("problems", string.Join(", ", r.Strings("deploymentProblems"))), ("pageOrigin", r.Text("pageOrigin")), ("host", r.Text("host")), ("peer", r.Text("peerAddress")), ("frontProxyHeaders", string.Join(", ", r.Strings("frontProxyHeaders")))))],
-            char.ToUpperInvariant(Fill(DeploymentAdvice[problems[0]].Fix)[0]) + string.Join("; ", problems.Select(p => Fill(DeploymentAdvice[p].Fix)))[1..] + ". The portal's admin page shows how customers reach it.");
+            char.ToUpperInvariant(Fill(DeploymentAdvice[problems[0]].Fix)[0]) + string.Join("; ", problems.Select(p => Fill(DeploymentAdvice[p].Fix)))[1..] + ".");
     }
 
     /// <summary>The answer a step met instead of the portal's, when it recorded one.</summary>
