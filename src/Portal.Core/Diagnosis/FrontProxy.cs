@@ -45,7 +45,7 @@ public static class DeploymentProblems
 public static class FrontProxy
 {
     /// <summary>Headers only a reverse proxy adds (a forward proxy on the customer's side has no use for them).</summary>
-    private static readonly string[] ReverseProxyHeaders = ["X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port", "X-Real-IP"];
+    public static readonly IReadOnlyList<string> ReverseProxyHeaders = ["X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port", "X-Real-IP"];
 
     /// <summary>Headers that carry the hop a proxy came from; the front proxy adds one hop of each.</summary>
     private static readonly string[] HopHeaders = ["X-Forwarded-For", "Forwarded", "Via"];

@@ -10,7 +10,7 @@ namespace Portal.Web.Features.Diagnostics;
 /// cross-origin requests and the WebSocket variants (<c>ws://</c> versus <c>wss://</c>, another port) against them,
 /// and the portal trusts them as its own.
 /// </summary>
-public sealed class PortalOrigins(IServer server, IOptionsMonitor<PortalOptions> options)
+public sealed class PortalOrigins(IServer server, IOptionsMonitor<PortalOptions> options, Ingest.ConnectionObserver observer)
 {
     /// <summary>Every origin of this portal.</summary>
     public IReadOnlyList<string> All() => [.. Listening().Concat(Configured()).Distinct(StringComparer.OrdinalIgnoreCase)];
@@ -38,13 +38,10 @@ public sealed class PortalOrigins(IServer server, IOptionsMonitor<PortalOptions>
         ArgumentNullException.ThrowIfNull(request);
         var port = request.Host.Port ?? (request.IsHttps ? 443 : 80);
         var peer = request.HttpContext.Connection.RemoteIpAddress;
-        var peerTrusted = peer is not null && options.CurrentValue.TrustedProxies.Any(p => System.Net.IPAddress.TryParse(p, out var ip) && ip.Equals(peer.IsIPv4MappedToIPv6 ? peer.MapToIPv4() : peer));
         return port == request.HttpContext.Connection.LocalPort
-            && !ReverseProxyHeaders.Any(request.Headers.ContainsKey)
-            && !(peerTrusted && request.Headers.ContainsKey("X-Forwarded-For"));
+            && !Portal.Core.Diagnosis.FrontProxy.ReverseProxyHeaders.Any(request.Headers.ContainsKey)
+            && !(peer is not null && observer.IsTrusted(peer) && request.Headers.ContainsKey("X-Forwarded-For"));
     }
-
-    private static readonly string[] ReverseProxyHeaders = ["X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port", "X-Real-IP"];
 
     /// <summary>
     /// The origin links are built on: <c>Portal:PublicOrigin</c> when set, else the scheme and Host the request

@@ -41,13 +41,13 @@ public sealed class ConnectionObserver(IOptionsMonitor<PortalOptions> options, T
         var origin = request.Headers.Origin.ToString();
         pageOrigin = pageOrigin is { Length: > 0 and <= 300 } ? pageOrigin : origin.Length > 0 ? origin : null;
         var settings = options.CurrentValue;
+        var tls = context.Features.Get<ITlsHandshakeFeature>();
         // The proxy directly in front of the portal is the deployment's: what it adds is the portal's, not the customer's network's.
         var view = FrontProxy.Judge(new RequestFacts(
-            pageOrigin, request.Host.Value ?? "", context.Features.Get<ITlsHandshakeFeature>() is not null, context.Connection.LocalPort, remote?.ToString(), trusted,
+            pageOrigin, request.Host.Value ?? "", tls is not null, context.Connection.LocalPort, remote?.ToString(), trusted,
             proxyHeaders, [.. settings.PublicOrigin is { } p ? [p] : Array.Empty<string>(), .. settings.AlternateOrigins, .. settings.AllowedOrigins],
             a => IPAddress.TryParse(a, out var ip) && IsTrusted(ip)));
         var foreign = view.ForeignHeaders;
-        var tls = context.Features.Get<ITlsHandshakeFeature>();
         var hello = ClientHelloCapture.Get(context);
         var fit = hello is null ? null : BrowserFit.Judge(request.Headers.UserAgent.ToString(), hello.Ja4);
         var alpn = context.Features.Get<Microsoft.AspNetCore.Server.Kestrel.Core.Features.ITlsApplicationProtocolFeature>()?.ApplicationProtocol;
@@ -129,7 +129,8 @@ public sealed class ConnectionObserver(IOptionsMonitor<PortalOptions> options, T
             : remote?.ToString();
     }
 
-    private bool IsTrusted(IPAddress address)
+    /// <summary>Whether an address is one of <c>Portal:TrustedProxies</c>.</summary>
+    public bool IsTrusted(IPAddress address)
     {
         var plain = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
         return options.CurrentValue.TrustedProxies.Any(p => IPAddress.TryParse(p, out var ip) && ip.Equals(plain));
