@@ -43,6 +43,12 @@ public static class Diagnoser
         ArgumentNullException.ThrowIfNull(results);
         var list = results.ToList();
         var findings = Rules.Select(rule => rule(list)).OfType<Finding>().ToList();
+        if (UnconfiguredFront(list) is { } front)
+        {
+            var caveat = $" The portal itself is reached through a proxy it is not configured for ({front.Text("peerAddress") ?? "its front proxy"}, see the deployment finding): this may be that proxy's doing rather than the customer's network.";
+            findings = [.. findings.Select(f => PathCodes.Contains(f.Code) ? f with { Summary = f.Summary + caveat } : f)];
+        }
+
         if (StepFailed(list, findings) is { } unexplained)
         {
             findings.Add(unexplained);
@@ -71,7 +77,7 @@ public static class Diagnoser
         var signalr = Latest(results, "signalr.transports");
         var echoNeverOpened = echo is { Failed: true } && echo.Number("openMs") is null;
         var hubNeverOpened = signalr is not null && signalr.Keys("errors").Contains("webSockets");
-        if (!(echoNeverOpened || (echo is null && hubNeverOpened)))
+        if (!(echoNeverOpened || (echo is null && hubNeverOpened)) || UpgradeLostAtFront(results))
         {
             return null;
         }
@@ -120,11 +126,18 @@ public static class Diagnoser
         }
 
         evidence.Add(Cite(http, ("status", http.Status)));
+        // The other WebSocket steps could not open either: the same cause, not failures of their own.
+        evidence.AddRange(results.Where(r => r.Step is "ws.messages" or "ws.close" or "ws.idle" && r.Failed && r.Number("survived") != 1 && r.Number("diedAfterSeconds") is null)
+            .Select(r => Cite(r, ("status", r.Status), ("closeCode", r.Number("closeCode")))));
         evidence.AddRange(fallbacks.Select(f => f.Result).Distinct().Where(r => r != signalr || !hubNeverOpened).Select(r => Cite(r, ("status", r.Status), ("transport", r.Transport))));
         var code = echo?.Number("closeCode") is { } c ? $" (close code {Say.N(c)})" : "";
+        // Behind a front proxy of the portal's, the portal cannot tell which of the two stops the upgrade.
+        var where = results.Any(r => r.Step == Results.KnownSteps.ServerConnection && r.Number("frontProxy") == 1)
+            ? "something between the customer and the portal (a proxy on the customer's network, or the portal's own front proxy)"
+            : "something on the customer's network";
         return new Finding(
             FindingCodes.WebSocketBlocked, Severity.Critical,
-            $"WebSockets never open{code} while plain HTTP and {Say.List(fallbacks.Select(f => f.Name).Distinct())} work: something on the customer's network blocks WebSocket upgrades. Real-time apps fall back to slower transports or fail.",
+            $"WebSockets never open{code} while plain HTTP and {Say.List(fallbacks.Select(f => f.Name).Distinct())} work: {where} blocks WebSocket upgrades. Real-time apps fall back to slower transports or fail.",
             evidence,
             "Allow WebSocket (HTTP Upgrade) traffic to the application's host in the firewall or proxy policy; on a TLS-inspecting proxy, exempt the host from inspection; on a reverse proxy, forward the Upgrade and Connection headers. Until then only the fallback transports (Server-Sent Events, long polling) work.");
     }
@@ -216,7 +229,9 @@ public static class Diagnoser
     private static Finding? UpgradeHeadersStripped(IReadOnlyList<Observation> results)
     {
         // The portal's view of the page's own hub connection, or of the echo step's upgrade that arrived as plain HTTP.
-        var stripped = results.Where(r => r.Step is "server.connection" or "ws.echo" && r.Number("upgradeHeadersPresent") == 0).ToList();
+        var stripped = UpgradeLostAtFront(results)
+            ? []
+            : results.Where(r => r.Step is "server.connection" or "ws.echo" && r.Number("upgradeHeadersPresent") == 0).ToList();
         var refused = results.Where(r => r.Step == "probe.ws" && r.Number("upgraded") == 0 && r.Number("status") is { } s && s != 101).ToList();
         if (stripped.Count == 0 && refused.Count == 0)
         {
@@ -436,6 +451,33 @@ public static class Diagnoser
         [DeploymentProblems.SchemeNotForwarded] = (
             "TLS ends in front of the portal and no trusted X-Forwarded-Proto says so, so the portal believes it is reached over plain http",
             "have the proxy send X-Forwarded-Proto (nginx: proxy_set_header X-Forwarded-Proto $scheme;) and list it in Portal__TrustedProxies__N, or set Portal__PublicOrigin to the https address (stunnel cannot add headers); or let Kestrel terminate TLS, which also keeps the ClientHello evidence"),
+        [DeploymentProblems.ClientAddressHidden] = (
+            "the proxy in front of the portal does not say whose request it passes on (no X-Forwarded-For), so every customer appears to come from {0} and the portal's per-address limits count them all as one",
+            "have that proxy add X-Forwarded-For (nginx: proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; HAProxy: option forwardfor; Varnish adds it) and list it in Portal__TrustedProxies__N (e.g. Portal__TrustedProxies__0={0})"),
+        [DeploymentProblems.UpgradeNotForwarded] = (
+            "the proxy in front of the portal does not pass WebSocket upgrades on: the test's upgrade reached the portal without its Upgrade header, so the customer's network could not be tested for WebSockets at all",
+            "forward the upgrade at that proxy (nginx: proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\"; Varnish: return (pipe) for requests with an Upgrade header and copy Upgrade and Connection in vcl_pipe; HAProxy passes them unless a rule removes them), then run the test again"),
+    };
+
+    /// <summary>
+    /// The portal's view of the page's connection when it came through a front proxy the portal is not configured
+    /// for (any deployment problem): what happens on the path may then be that proxy's doing.
+    /// </summary>
+    private static Observation? UnconfiguredFront(IReadOnlyList<Observation> results) =>
+        results.LastOrDefault(r => r.Step == Results.KnownSteps.ServerConnection && r.Number("frontProxy") == 1 && r.Strings("deploymentProblems").Count > 0);
+
+    /// <summary>
+    /// A WebSocket upgrade reached the portal without its headers through that unconfigured front proxy: the
+    /// portal's own proxy is the first suspect, before anything on the customer's network.
+    /// </summary>
+    private static bool UpgradeLostAtFront(IReadOnlyList<Observation> results) =>
+        UnconfiguredFront(results) is not null && results.Any(r => r.Step is "ws.echo" or Results.KnownSteps.ServerConnection && r.Number("upgradeHeadersPresent") == 0);
+
+    /// <summary>Findings about the path that the portal's own unconfigured front proxy may cause as well as the customer's network.</summary>
+    private static readonly HashSet<string> PathCodes = new(StringComparer.Ordinal)
+    {
+        FindingCodes.SseBuffered, FindingCodes.RequestBodyLimited, FindingCodes.IdleTimeout, FindingCodes.LargeMessageDropped,
+        FindingCodes.WebSocketKilledAfterOpen, FindingCodes.ProxyErrorPage,
     };
 
     private static Finding? PortalDeployment(IReadOnlyList<Observation> results)
@@ -448,6 +490,15 @@ public static class Diagnoser
 
         var first = seen[0];
         var problems = seen.SelectMany(r => r.Strings("deploymentProblems")).Distinct(StringComparer.Ordinal).Where(DeploymentAdvice.ContainsKey).ToList();
+        var evidence = seen.Select(r => Cite(r, ("problems", string.Join(", ", r.Strings("deploymentProblems"))), ("pageOrigin", r.Text("pageOrigin")), ("host", r.Text("host")), ("peer", r.Text("peerAddress")), ("frontProxyHeaders", string.Join(", ", r.Strings("frontProxyHeaders"))))).ToList();
+        if (UpgradeLostAtFront(results))
+        {
+            // Every WebSocket step failed for this one reason: they are explained, not failures of the customer's network.
+            problems.Insert(0, DeploymentProblems.UpgradeNotForwarded);
+            evidence.AddRange(results.Where(r => r.Source == Results.ResultSource.Client && r.Step.StartsWith("ws.", StringComparison.Ordinal) && r.Failed)
+                .Select(r => Cite(r, ("status", r.Status), ("upgradeHeadersPresent", r.Number("upgradeHeadersPresent")), ("httpProtocol", ArrivedAs(r, "httpProtocol")))));
+        }
+
         if (problems.Count == 0)
         {
             return null;
@@ -457,7 +508,7 @@ public static class Diagnoser
         return new Finding(
             FindingCodes.PortalDeployment, Severity.Warning,
             $"About the portal's own deployment, not the customer's network: {Say.List(problems.Select(p => Fill(DeploymentAdvice[p].What)))}. Nothing here is the customer's fault.",
-            [.. seen.Select(r => Cite(r, ("problems", string.Join(", ", r.Strings("deploymentProblems"))), ("pageOrigin", r.Text("pageOrigin")), ("host", r.Text("host")), ("peer", r.Text("peerAddress")), ("frontProxyHeaders", string.Join(", ", r.Strings("frontProxyHeaders")))))],
+            evidence,
             char.ToUpperInvariant(Fill(DeploymentAdvice[problems[0]].Fix)[0]) + string.Join("; ", problems.Select(p => Fill(DeploymentAdvice[p].Fix)))[1..] + ".");
     }
 

@@ -39,6 +39,18 @@ public static class DeploymentProblems
 
     /// <summary>TLS ends in front of the portal and no trusted <c>X-Forwarded-Proto</c> says so.</summary>
     public const string SchemeNotForwarded = "scheme-not-forwarded";
+
+    /// <summary>
+    /// An untrusted proxy in front of the portal sends no forwarding header at all: every customer appears to come from
+    /// the proxy's address, and per-address limits count them all as one.
+    /// </summary>
+    public const string ClientAddressHidden = "client-address-hidden";
+
+    /// <summary>
+    /// A WebSocket upgrade came through the portal's unconfigured front proxy without its Upgrade/Connection headers
+    /// (found by the rules from the echo step, not by one request alone).
+    /// </summary>
+    public const string UpgradeNotForwarded = "upgrade-not-forwarded";
 }
 
 /// <summary>Tells the portal's own front proxy from the customer's proxies. Pure: every fact comes in <see cref="RequestFacts"/>.</summary>
@@ -124,6 +136,12 @@ public static class FrontProxy
         if (!facts.PeerTrusted && forwarding.Count > 0)
         {
             problems.Add(DeploymentProblems.UntrustedProxy);
+        }
+
+        // A trusted peer without headers is a choice the admin made (stunnel cannot add any).
+        if (!facts.PeerTrusted && !headers.ContainsKey("X-Forwarded-For") && !headers.ContainsKey("Forwarded") && !headers.ContainsKey("X-Real-IP"))
+        {
+            problems.Add(DeploymentProblems.ClientAddressHidden);
         }
 
         if (hostRewritten && !pageIsOwn)

@@ -615,6 +615,57 @@ public class DiagnoserTests
         FindingCodes.IsAboutPortal(deployment.Code).ShouldBeTrue();
     }
 
+    /// <summary>What nginx as Debian installs it (proxy_pass only: HTTP/1.0, no Upgrade) does to every WebSocket step.</summary>
+    private static Observation[] UpgradeStripped() =>
+    [
+        R("ws.echo", "fail", new { closeCode = 1006, samples = 0, upgradeHeadersPresent = 0 }, new { error = "closed before it opened", arrivedAs = new { upgrade = "", connection = "close", httpProtocol = "HTTP/1.0" } }),
+        R("ws.messages", "fail", new { largestTextBytes = 0, largestBinaryBytes = 0 }, new { failed = new[] { "text 1 KiB: closed before it opened" } }),
+        R("ws.close", "fail", new { closeCode = 1006 }, new { error = "closed before it opened" }),
+        R("ws.idle", "fail", new { closeCode = 1006, idleSeconds = 8 }, new { error = "closed before it opened" }),
+        R("signalr.transports", "warn", new { working = 2 }, new { working = new[] { "serverSentEvents", "longPolling" }, errors = new { webSockets = "failed" } }),
+    ];
+
+    [Fact]
+    public void Evaluate_UpgradeStrippedByAnUnconfiguredFrontProxy_PortalDeploymentOnlyNothingOnTheCustomer()
+    {
+        var run = CleanWith([Connection([DeploymentProblems.HostRewritten, DeploymentProblems.ClientAddressHidden]), .. UpgradeStripped()]);
+
+        var findings = Diagnoser.Evaluate(run, completed: true);
+
+        // Not websocket-blocked ("the customer's network blocks"), not upgrade-headers-stripped, not step-failed.
+        findings.Select(f => f.Code).ShouldBe([FindingCodes.PortalDeployment]);
+        var deployment = findings[0];
+        deployment.Summary.ShouldContain("does not pass WebSocket upgrades");
+        deployment.Summary.ShouldContain("every customer appears to come from 127.0.0.1");
+        deployment.Recommendation.ShouldStartWith("Forward the upgrade at that proxy (nginx: proxy_http_version 1.1;");
+        deployment.Recommendation.ShouldContain("option forwardfor");
+        deployment.Evidence.Select(e => e.Step).ShouldBe(["server.connection", "ws.echo", "ws.messages", "ws.close", "ws.idle"], ignoreOrder: true);
+    }
+
+    [Fact]
+    public void Evaluate_UpgradeStrippedBehindATrustedFrontProxy_WebSocketBlockedSaysEitherSide()
+    {
+        // An admin listed the proxy as trusted: the portal cannot tell its own proxy from the customer's.
+        var run = CleanWith([Connection([]), .. UpgradeStripped()]);
+
+        var codes = Codes(run);
+        var blocked = Single(run, FindingCodes.WebSocketBlocked);
+
+        codes.ShouldBe([FindingCodes.WebSocketBlocked, FindingCodes.UpgradeHeadersStripped], ignoreOrder: true);
+        blocked.Summary.ShouldContain("a proxy on the customer's network, or the portal's own front proxy");
+    }
+
+    [Fact]
+    public void Evaluate_SseBufferedThroughAnUnconfiguredFrontProxy_SaysItMayBeThePortalsProxy()
+    {
+        var run = CleanWith(Connection([DeploymentProblems.ClientAddressHidden]), R("sse", "warn", new { events = 10, expected = 10, maxLagMs = 1, bursts = 6, firstEventMs = 227 }));
+
+        var findings = Diagnoser.Evaluate(run, completed: true);
+
+        findings.Select(f => f.Code).ShouldBe([FindingCodes.SseBuffered, FindingCodes.PortalDeployment], ignoreOrder: true);
+        findings.Single(f => f.Code == FindingCodes.SseBuffered).Summary.ShouldEndWith("this may be that proxy's doing rather than the customer's network.");
+    }
+
     [Fact]
     public void Evaluate_FrontProxyWithoutProblems_NoPortalDeploymentNoProxyDetected()
     {

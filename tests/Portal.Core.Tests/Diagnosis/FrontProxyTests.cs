@@ -93,4 +93,24 @@ public class FrontProxyTests
         view.FrontProxy.ShouldBeTrue();
         view.Problems.ShouldBeEmpty();
     }
+
+    [Fact]
+    public void Judge_UntrustedFrontProxyWithoutForwardingHeaders_ClientAddressHidden()
+    {
+        // HAProxy as Debian installs it: Host passed on, no option forwardfor; the page's port is the proxy's.
+        var view = FrontProxy.Judge(Facts("http://127.0.0.1:8081", "127.0.0.1:8081"));
+
+        view.FrontProxy.ShouldBeTrue();
+        view.Problems.ShouldBe([DeploymentProblems.ClientAddressHidden]);
+    }
+
+    [Fact]
+    public void Judge_TrustedFrontProxyWithoutForwardingHeaders_NoProblem()
+    {
+        // stunnel cannot add headers; an admin who lists it as trusted has chosen that.
+        var view = FrontProxy.Judge(Facts("https://127.0.0.1:8443", "127.0.0.1:8443", tls: false, trusted: true, own: ["https://127.0.0.1:8443"]));
+
+        view.FrontProxy.ShouldBeTrue();
+        view.Problems.ShouldBeEmpty();
+    }
 }
