@@ -31,7 +31,7 @@ public static class Diagnoser
     [
         WebSocketBlocked, WebSocketKilledAfterOpen, IdleTimeout, ProxyDetected, TlsInterceptionSuspected, UpgradeHeadersStripped,
         SniRequired, TlsHandshakeStalled, CertificateProblem, SseBuffered, LargeMessageDropped, CorsCredentialsBlocked, ClockSkew,
-        SlowNetwork, PortalDeployment, RequestBodyLimited, ProxyErrorPage,
+        SlowNetwork, PortalDeployment, PortalRefused, RequestBodyLimited, ProxyErrorPage,
     ];
 
     /// <summary>
@@ -56,7 +56,9 @@ public static class Diagnoser
 
         // A finding about the portal's own deployment says nothing about the customer's network: beside it, the
         // customer's side can still be all clear.
-        if (findings.All(f => FindingCodes.IsAboutPortal(f.Code)) && completed && AllClear(list) is { } clear)
+        // Results the portal refused are missing: a run it cut short is not all clear.
+        if (findings.All(f => FindingCodes.IsAboutPortal(f.Code)) && completed && !list.Any(r => r.Step == Results.KnownSteps.ServerRefusal)
+            && AllClear(list) is { } clear)
         {
             findings.Add(clear);
         }
@@ -510,6 +512,36 @@ public static class Diagnoser
             $"About the portal's own deployment, not the customer's network: {Say.List(problems.Select(p => Fill(DeploymentAdvice[p].What)))}. Nothing here is the customer's fault.",
             evidence,
             char.ToUpperInvariant(Fill(DeploymentAdvice[problems[0]].Fix)[0]) + string.Join("; ", problems.Select(p => Fill(DeploymentAdvice[p].Fix)))[1..] + ".");
+    }
+
+    private static readonly Dictionary<string, string> RefusalFix = new(StringComparer.Ordinal)
+    {
+        [Results.RefusalReasons.LinkBudget] = "If an ordinary run reaches this limit, raise Portal__Limits__MessagesPerMinutePerLink; otherwise a page resends in a loop: report it with this session's id. The page keeps what was refused and sends it again after a minute",
+        [Results.RefusalReasons.TooLarge] = "A step sent more than the portal accepts in one message: report it with this session's id (a fault of the test kit, not of the customer's network)",
+        [Results.RefusalReasons.Invalid] = "The test kit sent a message the portal could not accept: report it with this session's id (a fault of the test kit, or a page of an older version, not of the customer's network)",
+        [Results.RefusalReasons.LinkExpired] = "Send the customer a new link from the session's link card, and keep the session open until they have run the test",
+    };
+
+    private static Finding? PortalRefused(IReadOnlyList<Observation> results)
+    {
+        var refusals = results.Where(r => r.Step == Results.KnownSteps.ServerRefusal).ToList();
+        if (refusals.Count == 0)
+        {
+            return null;
+        }
+
+        const string Prefix = "The portal refused: ";
+        var what = refusals.Select(r => r.Text("summary") is { } s && s.StartsWith(Prefix, StringComparison.Ordinal) ? s[Prefix.Length..] : r.Text("reason") ?? "a message")
+            .Distinct(StringComparer.Ordinal).ToList();
+        // Steps that failed on the portal's own answer (its errors are problem+json) were refused by the portal too.
+        var own = results.Where(r => r.Source == Results.ResultSource.Client && r.Failed && Unexpected(r) is { } answer && FromPortal(answer)).ToList();
+        var reasons = refusals.Select(r => r.Text("reason") ?? Results.RefusalReasons.Invalid).Distinct(StringComparer.Ordinal).Where(RefusalFix.ContainsKey).ToList();
+        return new Finding(
+            FindingCodes.PortalRefused, Severity.Warning,
+            $"The portal itself refused part of this run: {Say.List(what)}. Results of this run may be missing; none of this is the customer's network.",
+            [.. refusals.Select(r => Cite(r, ("reason", r.Text("reason")), ("status", r.Number(Results.RefusalReasons.StatusMetric)), ("transport", r.Text("transport")))),
+                .. own.Select(r => Cite(r, ("status", Unexpected(r) is { } a ? NumberField(a, "status") : null)))],
+            string.Join(". ", reasons.Select(r => RefusalFix[r])) + ".");
     }
 
     /// <summary>The answer a step met instead of the portal's, when it recorded one.</summary>

@@ -94,18 +94,21 @@ public static class FindingCodes
     public const string StepFailed = "step-failed";
     public const string AllClear = "all-clear";
     public const string PortalDeployment = "portal-deployment";
+
+    /// <summary>The portal itself refused messages of the run (its link budget, a size limit, an expired link): never the customer's network.</summary>
+    public const string PortalRefused = "portal-refused";
     public const string RequestBodyLimited = "request-body-limited";
     public const string ProxyErrorPage = "proxy-error-page";
 
     /// <summary>Whether a finding is about the portal's own deployment rather than the customer's network: shown apart.</summary>
-    public static bool IsAboutPortal(string code) => code == PortalDeployment;
+    public static bool IsAboutPortal(string code) => code is PortalDeployment or PortalRefused;
 
     /// <summary>Every code the rules can produce.</summary>
     public static IReadOnlyList<string> All { get; } =
     [
         WebSocketBlocked, WebSocketKilledAfterOpen, IdleTimeout, ProxyDetected, TlsInterceptionSuspected, UpgradeHeadersStripped,
         SniRequired, TlsHandshakeStalled, CertificateProblem, SseBuffered, LargeMessageDropped, CorsCredentialsBlocked, ClockSkew,
-        SlowNetwork, StepFailed, AllClear, PortalDeployment, RequestBodyLimited, ProxyErrorPage,
+        SlowNetwork, StepFailed, AllClear, PortalDeployment, PortalRefused, RequestBodyLimited, ProxyErrorPage,
     ];
 }
 

@@ -55,10 +55,13 @@ public static class KnownSteps
     /// <summary>What the portal saw of the customer's own connection (a server-side observation).</summary>
     public const string ServerConnection = "server.connection";
 
+    /// <summary>A refusal of the portal's own on the run's path (a server-side record, see <see cref="RefusalReasons"/>).</summary>
+    public const string ServerRefusal = "server.refusal";
+
     private static readonly HashSet<string> Names = new(StringComparer.Ordinal)
     {
         "env", "http.ping", "http.download", "http.upload", WebSocketEcho, "ws.messages", "ws.close", "ws.variants", "ws.idle",
-        "http.cors", "sse", "longpoll", "signalr.transports", "targets", ServerConnection,
+        "http.cors", "sse", "longpoll", "signalr.transports", "targets", ServerConnection, ServerRefusal,
         // The portal's own server-side probes are known steps too (they were stored with known_step = false).
         "probe.dns", "probe.tcp", "probe.tls", "probe.http", "probe.ws", "probe.ws.idle", "probe.target",
     };

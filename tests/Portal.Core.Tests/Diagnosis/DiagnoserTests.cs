@@ -615,6 +615,54 @@ public class DiagnoserTests
         FindingCodes.IsAboutPortal(deployment.Code).ShouldBeTrue();
     }
 
+    private static Observation Refusal(string reason, int status, string what) =>
+        R("server.refusal", "fail", new { status }, new { reason, summary = "The portal refused: " + what, transport = "http" }, "server", "http");
+
+    [Fact]
+    public void Evaluate_PortalRefusedMessagesOfACompletedRun_PortalRefusedAboutThePortalAndNotAllClear()
+    {
+        var run = CleanWith(Refusal(Portal.Core.Results.RefusalReasons.LinkBudget, 429, "too many messages for this link (the limit is 300 a minute)"));
+
+        var findings = Diagnoser.Evaluate(run, completed: true);
+
+        // Results are missing: the customer's side cannot be called all clear, and nothing is blamed on their network.
+        findings.Select(f => f.Code).ShouldBe([FindingCodes.PortalRefused]);
+        FindingCodes.IsAboutPortal(findings[0].Code).ShouldBeTrue();
+        findings[0].Summary.ShouldContain("too many messages for this link");
+        findings[0].Summary.ShouldContain("none of this is the customer's network");
+        findings[0].Recommendation.ShouldContain("Portal__Limits__MessagesPerMinutePerLink");
+    }
+
+    [Fact]
+    public void Evaluate_StepFailedOnThePortalsOwnRefusal_ExplainedByPortalRefusedNotStepFailed()
+    {
+        var upload = R("http.upload", "fail", new { mbps = 0 }, new { error = "TypeError: Failed to fetch", unexpected = new { status = 429, contentType = "application/problem+json", body = "{\"title\":\"Too many messages for this link.\"}" } });
+        var run = CleanWith(upload, Refusal(Portal.Core.Results.RefusalReasons.LinkBudget, 429, "too many messages for this link"));
+
+        var findings = Diagnoser.Evaluate(run, completed: true);
+
+        findings.Select(f => f.Code).ShouldBe([FindingCodes.PortalRefused]);
+        findings[0].Evidence.Select(e => e.Step).ShouldBe(["server.refusal", "http.upload"]);
+    }
+
+    [Fact]
+    public void Evaluate_ExpiredLinkAndTooLargeRefusals_EachReasonsFixOnce()
+    {
+        List<Observation> run =
+        [
+            .. Clean(),
+            Refusal(Portal.Core.Results.RefusalReasons.LinkExpired, 401, "the link expired while the customer's page was open"),
+            R("server.refusal", "fail", new { status = 413 }, new { reason = Portal.Core.Results.RefusalReasons.TooLarge, summary = "The portal refused: a message larger than 65536 bytes", transport = "hub" }, "server", "hub"),
+        ];
+
+        var finding = Single(run, FindingCodes.PortalRefused);
+
+        finding.Summary.ShouldContain("the link expired while the customer's page was open");
+        finding.Summary.ShouldContain("a message larger than 65536 bytes");
+        finding.Recommendation.ShouldContain("Send the customer a new link");
+        finding.Recommendation.ShouldContain("a fault of the test kit");
+    }
+
     /// <summary>What nginx as Debian installs it (proxy_pass only: HTTP/1.0, no Upgrade) does to every WebSocket step.</summary>
     private static Observation[] UpgradeStripped() =>
     [

@@ -46,6 +46,19 @@ public sealed class CustomerLinkAuthenticationHandler(
                 Context.Items[LinkGuard.UnknownTokenKey] = true;
             }
 
+            var ingestPath = Request.Path.StartsWithSegments("/api/runs", StringComparison.OrdinalIgnoreCase) ? "http"
+                : Request.Path.StartsWithSegments(Ingest.RunHub.Path, StringComparison.OrdinalIgnoreCase) ? "hub"
+                : null;
+            if (state == LinkState.Expired && session is not null && ingestPath is not null)
+            {
+                // A page that was open when its link expired, was revoked or its session closed: its run is told why.
+                var why = session.Status == SessionStatus.Closed ? "the session was closed while the customer's page was open, so its link no longer works"
+                    : session.LinkRevokedAt is not null ? "the link was revoked while the customer's page was open"
+                    : "the link expired while the customer's page was open";
+                await Context.RequestServices.GetRequiredService<Ingest.PortalRefusals>().RecordAsync(
+                    session.Id, null, Core.Results.RefusalReasons.LinkExpired, StatusCodes.Status401Unauthorized, why, ingestPath, CancellationToken.None);
+            }
+
             return AuthenticateResult.Fail(state == LinkState.Expired ? "The link has expired." : "Unknown link.");
         }
 

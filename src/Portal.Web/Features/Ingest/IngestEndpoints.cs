@@ -25,6 +25,7 @@ public static class IngestEndpoints
         services.AddSingleton<ResultReception>();
         services.AddSingleton<ConnectionObserver>();
         services.AddSingleton<LinkBudget>();
+        services.AddSingleton<PortalRefusals>();
         services.AddSingleton<PerLinkHubFilter>();
         services.AddSignalR(o =>
         {
@@ -50,6 +51,9 @@ public static class IngestEndpoints
                 }
 
                 // 429 with a reason (not a bare 503): the client is asked to slow down; the server is fine.
+                await http.RequestServices.GetRequiredService<PortalRefusals>().RecordAsync(
+                    CustomerLinkAuthenticationHandler.SessionOf(http.User), null, RefusalReasons.LinkBudget, StatusCodes.Status429TooManyRequests,
+                    LinkBudget.Refusal(http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<PortalOptions>>().CurrentValue), "http", CancellationToken.None);
                 http.Response.Headers.RetryAfter = ((int)LinkBudget.Window.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
                 return TypedResults.Problem(title: "Too many messages for this link.", detail: "Slow down and retry after a minute.", statusCode: StatusCodes.Status429TooManyRequests);
             });
@@ -121,7 +125,7 @@ public static class IngestEndpoints
     {
         if (context.Request.ContentLength > MaxBodyBytes)
         {
-            return (default, TooLarge());
+            return (default, await TooLargeAsync(context));
         }
 
         var buffer = new ArrayBufferWriter<byte>(4096);
@@ -131,7 +135,7 @@ public static class IngestEndpoints
             buffer.Advance(read);
             if (buffer.WrittenCount > MaxBodyBytes)
             {
-                return (default, TooLarge());
+                return (default, await TooLargeAsync(context));
             }
         }
 
@@ -142,14 +146,24 @@ public static class IngestEndpoints
         }
         catch (JsonException ex)
         {
+            await RefusedAsync(context, RefusalReasons.Invalid, StatusCodes.Status400BadRequest, $"a message to {context.Request.Path} that is not valid JSON ({ex.Message})");
             return (default, Problem($"The body is not valid JSON: {ex.Message}"));
         }
     }
 
-    private static ProblemHttpResult TooLarge() => TypedResults.Problem(
-        title: "The message is too large.",
-        detail: $"A result may be at most {ResultValidator.MaxResultBytes} bytes.",
-        statusCode: StatusCodes.Status413PayloadTooLarge);
+    private static async Task<ProblemHttpResult> TooLargeAsync(HttpContext context)
+    {
+        var detail = $"A result may be at most {ResultValidator.MaxResultBytes} bytes.";
+        await RefusedAsync(context, RefusalReasons.TooLarge, StatusCodes.Status413PayloadTooLarge, $"a message to {context.Request.Path} larger than {MaxBodyBytes} bytes ({detail})");
+        return TypedResults.Problem(title: "The message is too large.", detail: detail, statusCode: StatusCodes.Status413PayloadTooLarge);
+    }
+
+    /// <summary>Records a refusal against the link's session, when a customer link sent the message.</summary>
+    private static Task RefusedAsync(HttpContext context, string reason, int status, string what) =>
+        context.User.FindFirst(CustomerLinkAuthenticationHandler.SessionClaim) is null
+            ? Task.CompletedTask
+            : context.RequestServices.GetRequiredService<PortalRefusals>().RecordAsync(
+                CustomerLinkAuthenticationHandler.SessionOf(context.User), null, reason, status, what, "http", CancellationToken.None);
 
     private static ProblemHttpResult Problem(string detail, IDictionary<string, string[]>? errors = null)
     {

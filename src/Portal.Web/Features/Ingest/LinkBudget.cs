@@ -28,6 +28,10 @@ public sealed class LinkBudget(IOptionsMonitor<PortalOptions> options) : IDispos
         return lease.IsAcquired;
     }
 
+    /// <summary>The refusal in plain words, with the limit that was reached.</summary>
+    public static string Refusal(PortalOptions options) =>
+        $"too many messages for this link (the limit is {options.Limits.MessagesPerMinutePerLink} a minute, Portal__Limits__MessagesPerMinutePerLink); the page was asked to retry after a minute";
+
     /// <inheritdoc />
     public void Dispose() => _limiter.Dispose();
 }

@@ -13,7 +13,7 @@ public readonly record struct Reception(IngestAck? Ack, string? Problem, IDictio
 /// Validation in front of <see cref="RunIngest"/>, shared by every way a result arrives, so the hub, the HTTP
 /// fallback and beacons accept and refuse exactly the same things.
 /// </summary>
-public sealed class ResultReception(RunIngest ingest, Operations.PortalMetrics metrics)
+public sealed class ResultReception(RunIngest ingest, PortalRefusals refusals, Operations.PortalMetrics metrics)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -32,7 +32,11 @@ public sealed class ResultReception(RunIngest ingest, Operations.PortalMetrics m
         var errors = ResultValidator.Validate(result, size);
         if (errors.Count > 0)
         {
-            return new(null, "The result is not valid: " + string.Join(" ", errors.Values.SelectMany(v => v)), errors);
+            var problem = "The result is not valid: " + string.Join(" ", errors.Values.SelectMany(v => v));
+            var tooLarge = size > ResultValidator.MaxResultBytes;
+            await refusals.RecordAsync(sessionId, result.RunId, tooLarge ? RefusalReasons.TooLarge : RefusalReasons.Invalid, tooLarge ? 413 : 400,
+                $"a result of {Truncate(result.Step ?? "", 64)} ({Truncate(problem, 300)})", transport, cancellationToken);
+            return new(null, problem, errors);
         }
 
         var outcome = await ingest.IngestAsync(sessionId, result, source, transport, userAgent, cancellationToken);
@@ -50,6 +54,8 @@ public sealed class ResultReception(RunIngest ingest, Operations.PortalMetrics m
             ? new(null, "The run belongs to another session.")
             : new(new IngestAck(result.Id, outcome == IngestOutcome.Stored, transport), null);
     }
+
+    private static string Truncate(string text, int length) => text.Length <= length ? text : text[..length] + "…";
 
     /// <summary>Validates and records the end of a run.</summary>
     public async Task<Reception> CompleteAsync(Guid sessionId, Guid runId, string? verdict, string transport, string? userAgent, CancellationToken cancellationToken)

@@ -13,7 +13,7 @@ namespace Portal.Web.Features.Ingest;
 /// customer's network lets through.
 /// </summary>
 [Authorize(Policy = Policies.Customer)]
-public sealed class RunHub(ResultReception reception, ConnectionObserver observer, Probes.ProbeService probes, Operations.PortalMetrics metrics, TimeProvider time) : Hub
+public sealed class RunHub(ResultReception reception, ConnectionObserver observer, Probes.ProbeService probes, PortalRefusals refusals, Operations.PortalMetrics metrics, TimeProvider time) : Hub
 {
     /// <summary>The hub's path.</summary>
     public const string Path = "/hubs/run";
@@ -30,10 +30,17 @@ public sealed class RunHub(ResultReception reception, ConnectionObserver observe
     }
 
     /// <summary>Called when a connection ends, whichever side ended it.</summary>
-    public override Task OnDisconnectedAsync(Exception? exception)
+    public override async Task OnDisconnectedAsync(Exception? exception)
     {
         metrics.Connection(Transport, -1);
-        return base.OnDisconnectedAsync(exception);
+        if (exception is InvalidDataException)
+        {
+            // SignalR closes the connection on a message over MaximumReceiveMessageSize (or one it cannot parse).
+            await refusals.RecordAsync(Session, null, RefusalReasons.TooLarge, StatusCodes.Status413PayloadTooLarge,
+                $"a hub message it could not take ({exception.Message}); the hub closed the connection", Transport, CancellationToken.None);
+        }
+
+        await base.OnDisconnectedAsync(exception);
     }
 
     /// <summary>Answers with the server's clock; used by the transport step to prove a round trip.</summary>

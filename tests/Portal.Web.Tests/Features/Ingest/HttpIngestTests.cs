@@ -124,6 +124,78 @@ public class HttpIngestTests(PortalFixture fixture) : IClassFixture<PortalFixtur
     }
 
     [Fact]
+    public async Task PostResult_OverSizeLimitDuringARun_RefusalRecordedAgainstTheRunNotTheMessage()
+    {
+        var (session, token, _) = await _fixture.CreateSessionAsync();
+        using var client = _fixture.Portal.CreateClient(withApiKey: false);
+        var run = Guid.NewGuid();
+        await _fixture.PostResultAsync(token, run, "http.ping", "pass", new { rttMedianMs = 2, samples = 10 });
+        var huge = new { id = Guid.NewGuid(), runId = run, step = "ws.messages", status = "pass", detail = new { blob = new string('x', 70_000) } };
+
+        using var response = await client.PostAsJsonAsync($"/api/runs/{token}/results", huge);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.RequestEntityTooLarge);
+        (await _fixture.CountAsync("SELECT count(*) FROM results WHERE session_id = $1 AND step = 'ws.messages'", session)).ShouldBe(0);
+        (await _fixture.CountAsync(
+            "SELECT count(*) FROM results WHERE session_id = $1 AND run_id = $2 AND step = 'server.refusal' AND source = 'server' AND detail->>'reason' = 'too-large' AND (metrics->>'status')::int = 413",
+            session, run)).ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task HubReport_OverTheHubsMessageLimit_ConnectionClosedAndRefusalRecorded()
+    {
+        var (session, token, _) = await _fixture.CreateSessionAsync();
+        var run = Guid.NewGuid();
+        await _fixture.PostResultAsync(token, run, "http.ping", "pass", new { rttMedianMs = 2, samples = 10 });
+        var origin = _fixture.Portal.BaseAddress.GetLeftPart(UriPartial.Authority);
+        using var hub = await Portal.Testing.RawHubClient.ConnectAsync(new Uri($"ws://{_fixture.Portal.BaseAddress.Authority}/hubs/run?access_token={token}"), origin);
+
+        var answer = await hub.InvokeAsync("Report", new { id = Guid.NewGuid(), runId = run, step = "ws.messages", status = "pass", detail = new { blob = new string('x', 70_000) } });
+
+        // SignalR answers a message over its limit by closing the connection (type 7), not with a completion.
+        answer.GetProperty("type").GetInt32().ShouldBe(7);
+        await Portal.Testing.Eventually.TrueAsync(
+            async () => await _fixture.CountAsync(
+                "SELECT count(*) FROM results WHERE run_id = $1 AND step = 'server.refusal' AND detail->>'reason' = 'too-large' AND detail->>'transport' = 'websockets'", run) == 1,
+            "the hub's refusal to be recorded");
+        (await _fixture.CountAsync("SELECT count(*) FROM results WHERE session_id = $1 AND step = 'ws.messages'", session)).ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task PostResult_InvalidNamingAnUnknownRun_NoRunCreatedRefusalOnTheLatestRun()
+    {
+        var (session, token, _) = await _fixture.CreateSessionAsync();
+        using var client = _fixture.Portal.CreateClient(withApiKey: false);
+        var run = Guid.NewGuid();
+        await _fixture.PostResultAsync(token, run, "http.ping", "pass", new { rttMedianMs = 2, samples = 10 });
+
+        using var response = await client.PostAsJsonAsync($"/api/runs/{token}/results", new { id = Guid.NewGuid(), runId = Guid.NewGuid(), step = "ws.echo", status = "maybe" });
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        (await _fixture.CountAsync("SELECT count(*) FROM runs WHERE session_id = $1", session)).ShouldBe(1);
+        (await _fixture.CountAsync("SELECT count(*) FROM results WHERE run_id = $1 AND step = 'server.refusal' AND detail->>'reason' = 'invalid'", run)).ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task PostResult_SessionClosedWhilePageOpen_401AndTheRunSaysThePortalRefused()
+    {
+        var (session, token, _) = await _fixture.CreateSessionAsync();
+        using var client = _fixture.Portal.CreateClient(withApiKey: false);
+        using var api = _fixture.Portal.CreateClient();
+        var run = Guid.NewGuid();
+        await _fixture.PostResultAsync(token, run, "http.ping", "pass", new { rttMedianMs = 2, samples = 10 });
+        (await api.PostAsync($"/api/v1/sessions/{session}/close", null)).EnsureSuccessStatusCode();
+
+        using var response = await client.PostAsJsonAsync($"/api/runs/{token}/results", Result(Guid.NewGuid(), run));
+
+        response.StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+        await _fixture.WaitForFindingsAsync(session, "portal-refused");
+        (await _fixture.CountAsync(
+            "SELECT count(*) FROM results WHERE run_id = $1 AND step = 'server.refusal' AND detail->>'reason' = 'link-expired' AND detail->>'summary' LIKE '%session was closed%'",
+            run)).ShouldBe(1);
+    }
+
+    [Fact]
     public async Task PostResult_RunOfAnotherSession_RefusedAndNotStored()
     {
         var (_, tokenA, _) = await _fixture.CreateSessionAsync();

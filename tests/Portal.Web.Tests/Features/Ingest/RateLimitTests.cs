@@ -82,5 +82,73 @@ public sealed class RateLimitTests : IAsyncLifetime
         fourth.StatusCode.ShouldBe(HttpStatusCode.TooManyRequests);
     }
 
+    [Fact]
+    public async Task PostResult_OverThePerLinkLimit_RefusalRecordedOnceAgainstTheRunAsThePortals()
+    {
+        var (session, token, _) = await _portal.CreateSessionAsync(new { customerName = "Refused" });
+        using var client = _portal.CreateClient(withApiKey: false);
+        using var api = _portal.CreateClient();
+        var run = Guid.NewGuid();
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 6; i++)
+        {
+            using var response = await client.PostAsJsonAsync($"/api/runs/{token}/results", new { id = Guid.NewGuid(), runId = run, step = "ws.echo", status = "pass" });
+            statuses.Add(response.StatusCode);
+        }
+
+        JsonElement detail = default;
+        await Eventually.TrueAsync(
+            async () =>
+            {
+                detail = await api.GetFromJsonAsync<JsonElement>($"/api/v1/sessions/{session}");
+                return detail.GetProperty("findings").EnumerateArray().Any(f => f.GetProperty("code").GetString() == "portal-refused");
+            },
+            "the portal-refused finding");
+
+        // Three refused messages, one record: a flood of refusals costs the portal no more than the first.
+        statuses.Count(s => s == HttpStatusCode.TooManyRequests).ShouldBe(3);
+        var refusals = detail.GetProperty("results").EnumerateArray().Where(r => r.GetProperty("step").GetString() == "server.refusal").ToList();
+        refusals.Count.ShouldBe(1);
+        refusals[0].GetProperty("runId").GetGuid().ShouldBe(run);
+        refusals[0].GetProperty("source").GetString().ShouldBe("server");
+        refusals[0].GetProperty("knownStep").GetBoolean().ShouldBeTrue();
+        refusals[0].GetProperty("detail").GetProperty("reason").GetString().ShouldBe("link-budget");
+        refusals[0].GetProperty("metrics").GetProperty("status").GetInt32().ShouldBe(429);
+        var finding = detail.GetProperty("findings").EnumerateArray().Single(f => f.GetProperty("code").GetString() == "portal-refused");
+        finding.GetProperty("about").GetString().ShouldBe("portal");
+        finding.GetProperty("summary").GetString()!.ShouldContain("3 a minute");
+        finding.GetProperty("recommendation").GetString()!.ShouldContain("Portal__Limits__MessagesPerMinutePerLink");
+    }
+
+    [Fact]
+    public async Task HubReport_OverThePerLinkLimit_RefusalRecordedWithTheHubAsTransport()
+    {
+        var (session, token, _) = await _portal.CreateSessionAsync(new { customerName = "Refused" });
+        using var hub = await RawHubClient.ConnectAsync(
+            new Uri($"ws://{_portal.BaseAddress.Authority}/hubs/run?access_token={token}"), _portal.BaseAddress.GetLeftPart(UriPartial.Authority));
+        using var api = _portal.CreateClient();
+        var run = Guid.NewGuid();
+
+        for (var i = 0; i < 4; i++)
+        {
+            await hub.InvokeAsync("Report", new { id = Guid.NewGuid(), runId = run, step = "ws.echo", status = "pass" });
+        }
+
+        JsonElement refusal = default;
+        await Eventually.TrueAsync(
+            async () =>
+            {
+                var detail = await api.GetFromJsonAsync<JsonElement>($"/api/v1/sessions/{session}");
+                refusal = detail.GetProperty("results").EnumerateArray().FirstOrDefault(r => r.GetProperty("step").GetString() == "server.refusal");
+                return refusal.ValueKind == JsonValueKind.Object;
+            },
+            "the hub's refusal to be recorded");
+
+        refusal.GetProperty("runId").GetGuid().ShouldBe(run);
+        refusal.GetProperty("detail").GetProperty("transport").GetString().ShouldBe("hub");
+        refusal.GetProperty("detail").GetProperty("reason").GetString().ShouldBe("link-budget");
+    }
+
     private async Task<string> CreateAsync() => (await _portal.CreateSessionAsync(new { customerName = "Limits" })).Token;
 }
