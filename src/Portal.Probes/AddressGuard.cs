@@ -65,11 +65,13 @@ public sealed partial class AddressGuard
 
     private readonly List<IPNetwork> _allowedNetworks = [];
     private readonly HashSet<string> _allowedHosts = new(StringComparer.OrdinalIgnoreCase);
+    private readonly string[] _entries;
 
     /// <summary>Creates a guard with an allow-list of CIDRs (<c>10.1.2.0/24</c>, <c>127.0.0.1/32</c>, a bare address) and host names.</summary>
     public AddressGuard(IEnumerable<string>? allowList = null)
     {
-        foreach (var entry in allowList ?? [])
+        _entries = [.. allowList ?? []];
+        foreach (var entry in _entries)
         {
             var text = entry.Trim();
             if (text.Length == 0)
@@ -91,6 +93,12 @@ public sealed partial class AddressGuard
             }
         }
     }
+
+    /// <summary>
+    /// This guard with one more host name allowed (metadata addresses stay forbidden): the portal's own public host,
+    /// for the admin's deployment check only.
+    /// </summary>
+    public AddressGuard AlsoAllowing(string host) => new([.. _entries, host]);
 
     /// <summary>
     /// Checks a target before anything is resolved: its host spelling and, for an IP literal, the address. Used when

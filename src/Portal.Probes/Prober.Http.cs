@@ -86,11 +86,7 @@ public sealed partial class Prober
         {
             using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
             var ms = Connections.Elapsed(started);
-            var headers = s_headersOfInterest
-                .Select(h => (h, v: response.Headers.TryGetValues(h, out var values) ? string.Join(", ", values) : null))
-                .Where(p => p.v is not null)
-                .ToDictionary(p => p.h, p => p.v!, StringComparer.OrdinalIgnoreCase);
-            return ((int)response.StatusCode, ms, headers, null);
+            return ((int)response.StatusCode, ms, InterestingHeaders(response), null);
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException or SocketException)
         {

@@ -55,11 +55,12 @@ public sealed partial class Prober
     /// <summary>Runs every probe that fits the target, yielding each result as soon as it is known.</summary>
     /// <param name="target">The target.</param>
     /// <param name="idleSeconds">How long to hold a WebSocket quiet (0: no idle probe); the options' value when null.</param>
+    /// <param name="guard">The guard for this target; <see cref="Guard"/> when null.</param>
     /// <param name="cancellationToken">Stops the probe; connections are still closed.</param>
-    public async IAsyncEnumerable<ProbeResult> ProbeAsync(ProbeTarget target, int? idleSeconds = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<ProbeResult> ProbeAsync(ProbeTarget target, int? idleSeconds = null, AddressGuard? guard = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(target);
-        var guarded = await Guard.ResolveAsync(target, _resolver, cancellationToken);
+        var guarded = await (guard ?? Guard).ResolveAsync(target, _resolver, cancellationToken);
         if (!guarded.Decision.Allowed)
         {
             yield return Result("probe.target", "blocked", new() { ["blocked"] = 1 }, target, new() { ["reason"] = guarded.Decision.Reason },

@@ -329,7 +329,8 @@ public static class Diagnoser
 
     private static Finding? SseBuffered(IReadOnlyList<Observation> results)
     {
-        var sse = Latest(results, "sse");
+        // The customer's SSE step, or the deployment check's probe of the portal's own public origin (same metrics).
+        var sse = Latest(results, "sse") ?? Latest(results, "probe.sse");
         if (sse is null || sse.Number("events") is not { } events || events < 1)
         {
             return null;
@@ -442,7 +443,22 @@ public static class Diagnoser
             "Test again from another network (wired, another provider, or a phone's 4G) to tell the local link from the path; look for a saturated uplink, weak Wi-Fi or a VPN that sends traffic the long way round.");
     }
 
-    private static readonly Dictionary<string, (string What, string Fix)> DeploymentAdvice = new(StringComparer.Ordinal)
+    /// <summary>
+    /// What a deployment problem (<see cref="DeploymentProblems"/>) means and how to fix it, with the peer's address and
+    /// the page's origin filled in; null for a code the rules do not know.
+    /// </summary>
+    public static (string What, string Fix)? DeploymentAdvice(string code, string? peer, string? pageOrigin)
+    {
+        if (!DeploymentAdviceText.TryGetValue(code, out var text))
+        {
+            return null;
+        }
+
+        string Fill(string t) => string.Format(CultureInfo.InvariantCulture, t, peer ?? "the proxy's address", pageOrigin ?? "the page's address");
+        return (Fill(text.What), Fill(text.Fix));
+    }
+
+    private static readonly Dictionary<string, (string What, string Fix)> DeploymentAdviceText = new(StringComparer.Ordinal)
     {
         [DeploymentProblems.UntrustedProxy] = (
             "a proxy in front of the portal sends forwarding headers, but is not listed as trusted, so the portal cannot tell the customer's address from the proxy's",
@@ -491,7 +507,7 @@ public static class Diagnoser
         }
 
         var first = seen[0];
-        var problems = seen.SelectMany(r => r.Strings("deploymentProblems")).Distinct(StringComparer.Ordinal).Where(DeploymentAdvice.ContainsKey).ToList();
+        var problems = seen.SelectMany(r => r.Strings("deploymentProblems")).Distinct(StringComparer.Ordinal).Where(DeploymentAdviceText.ContainsKey).ToList();
         var evidence = seen.Select(r => Cite(r, ("problems", string.Join(", ", r.Strings("deploymentProblems"))), ("pageOrigin", r.Text("pageOrigin")), ("host", r.Text("host")), ("peer", r.Text("peerAddress")), ("frontProxyHeaders", string.Join(", ", r.Strings("frontProxyHeaders"))))).ToList();
         if (UpgradeLostAtFront(results))
         {
@@ -506,12 +522,13 @@ public static class Diagnoser
             return null;
         }
 
-        string Fill(string text) => string.Format(CultureInfo.InvariantCulture, text, first.Text("peerAddress") ?? "the proxy's address", first.Text("pageOrigin") ?? "the page's address");
+        var advice = problems.Select(p => DeploymentAdvice(p, first.Text("peerAddress"), first.Text("pageOrigin"))!.Value).ToList();
+        var fixes = string.Join("; ", advice.Select(a => a.Fix));
         return new Finding(
             FindingCodes.PortalDeployment, Severity.Warning,
-            $"About the portal's own deployment, not the customer's network: {Say.List(problems.Select(p => Fill(DeploymentAdvice[p].What)))}. Nothing here is the customer's fault.",
+            $"About the portal's own deployment, not the customer's network: {Say.List(advice.Select(a => a.What))}. Nothing here is the customer's fault.",
             evidence,
-            char.ToUpperInvariant(Fill(DeploymentAdvice[problems[0]].Fix)[0]) + string.Join("; ", problems.Select(p => Fill(DeploymentAdvice[p].Fix)))[1..] + ".");
+            char.ToUpperInvariant(fixes[0]) + fixes[1..] + ".");
     }
 
     private static readonly Dictionary<string, string> RefusalFix = new(StringComparer.Ordinal)
@@ -561,6 +578,18 @@ public static class Diagnoser
     private static Finding? RequestBodyLimited(IReadOnlyList<Observation> results)
     {
         var upload = Latest(results, "http.upload");
+        if (upload is null && Latest(results, "probe.upload") is { Failed: true } probe && probe.Number("status") is 413 or 400 or 403)
+        {
+            // The deployment check's 2 MiB upload to the portal's own public origin (the portal itself takes far more).
+            var server = probe.Detail.TryGetProperty("headers", out var h) && h.ValueKind == JsonValueKind.Object && h.TryGetProperty("Server", out var sv) ? sv.GetString() : null;
+            var answeredBy = AnswerIdentity.Name(server, null, probe.Text("body")) ?? "the proxy in front of the portal";
+            return new Finding(
+                FindingCodes.RequestBodyLimited, Severity.Warning,
+                $"A {Bytes(probe.Number("bytes") ?? 0)} upload through the portal's public origin was refused (HTTP {Say.N(probe.Number("status")!.Value)}, answered by {answeredBy}): customers' upload tests and larger reports fail before they reach the portal.",
+                [Cite(probe, ("status", probe.Number("status")), ("bytes", probe.Number("bytes")), ("server", server))],
+                "Raise the request-body limit of the proxy in front of the portal to at least 32 MiB for /diag/upload and /api/runs: nginx client_max_body_size 32m; HAProxy http-request deny rules on req.body_size; Squid request_body_max_size.");
+        }
+
         if (upload?.Number("bodyLimitRefusedBytes") is not { } refused || upload.Number("bodyLimitPassedBytes") is not { } passed
             || Unexpected(upload) is not { } answer || FromPortal(answer))
         {

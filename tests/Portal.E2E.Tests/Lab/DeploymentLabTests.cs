@@ -10,12 +10,46 @@ namespace Portal.E2E.Tests.Lab;
 /// still run, nothing the portal's own proxy does may be blamed on the customer, and a <c>portal-deployment</c>
 /// finding must name the change.
 /// </summary>
-public sealed class DeploymentLabTests() : LabTest("lab-deployment")
+public sealed class DeploymentLabTests() : LabTest("lab-deployment", new() { ["Portal__Links__DefaultIdleSeconds"] = DeploymentCheckIdleSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) })
 {
+    /// <summary>The sessions' default quiet period, which the admin's deployment check holds a WebSocket for.</summary>
+    private const int DeploymentCheckIdleSeconds = 3;
+
     private const int ProxyTimeoutSeconds = 6;
     private const int IdleSeconds = 10;
 
     protected override string[] BrowserArguments => ["--ignore-certificate-errors"];
+
+    /// <summary>
+    /// Scenario 16: an admin presses Check the deployment on a console reached through a proxy in front of the portal;
+    /// the portal probes itself through that origin and reports with the customers' rules.
+    /// </summary>
+    [Theory]
+    [InlineData("16a", "direct, no proxy", null, new[] { "all-clear" })]
+    [InlineData("16b", "nginx with its default client_max_body_size (1m)", "nginx-body-limit.conf", new[] { "request-body-limited" })]
+    [InlineData("16c", "nginx compressing and buffering text/event-stream", "nginx-sse-buffering.conf", new[] { "sse-buffered" })]
+    public async Task CheckTheDeployment_ThroughTheFrontProxy_SameFindingsAsACustomersPath(string scenario, string path, string? config, string[] expected)
+    {
+        var port = config is null ? PortalPort : PortalProcess.FreePort();
+        await using var nginx = config is null ? null : await LaunchNginxAsync(Config(config, ("listen", port), ("portal", PortalPort)), port);
+        using var admin = Portal.CreateClient();
+        admin.BaseAddress = new Uri($"http://127.0.0.1:{port}");
+
+        using var response = await admin.PostAsync("/api/v1/admin/deployment/check", null);
+
+        response.StatusCode.ShouldBe(System.Net.HttpStatusCode.Accepted);
+        var started = await response.Content.ReadFromJsonAsync<JsonElement>();
+        started.GetProperty("targets").EnumerateArray().Select(t => t.GetString()).ShouldBe([$"ws://127.0.0.1:{port}/diag/ws/echo", $"http://127.0.0.1:{port}/"]);
+        var run = await ExpectFindingsAsync(scenario, $"deployment check: {path}", (started.GetProperty("sessionId").GetGuid(), null), expected,
+            r => $"upload {N(r.Metric("probe.upload", "status"))} in {N(r.Metric("probe.upload", "ms"))} ms; SSE first event {N(r.Metric("probe.sse", "firstEventMs"))} ms, lag {N(r.Metric("probe.sse", "maxLagMs"))} ms; quiet WebSocket survived {N(r.Metric("probe.ws.idle", "idleSeconds"))} s",
+            TimeSpan.FromSeconds(DeploymentCheckIdleSeconds + 40), probeRun: true);
+        run.Results.Select(r => r.GetProperty("step").GetString()).ShouldBe(["probe.dns", "probe.tcp", "probe.ws", "probe.ws.idle", "probe.dns", "probe.tcp", "probe.http", "probe.sse", "probe.upload"], ignoreOrder: true);
+        if (config == "nginx-body-limit.conf")
+        {
+            run.Metric("probe.upload", "status").ShouldBe(413);
+            (await FindingAsync(run.SessionId, "request-body-limited")).GetProperty("summary").GetString()!.ShouldContain("nginx");
+        }
+    }
 
     [Fact]
     public async Task NginxHostDollarHostOnItsOwnPort_IdleTimeoutMeasuredDeploymentFindingNothingOnTheCustomer()

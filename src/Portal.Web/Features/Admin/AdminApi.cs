@@ -40,6 +40,8 @@ public static class AdminApi
         services.Configure<WebhookOptions>(configuration.GetSection("Portal:Webhooks"));
         services.AddSingleton<WebhookService>();
         services.AddHostedService<WebhookWorker>();
+        services.AddSingleton<DeploymentCheck>();
+        services.AddHostedService<DeploymentStartupCheck>();
         return services;
     }
 
@@ -62,7 +64,15 @@ public static class AdminApi
         api.MapPost("/webhooks", CreateWebhookAsync);
         api.MapDelete("/webhooks/{id:guid}", DisableWebhookAsync);
         api.MapGet("/webhooks/deliveries", (WebhookService webhooks, CancellationToken ct, int? take) => webhooks.DeliveriesAsync(take ?? 100, ct));
+        api.MapGet("/deployment", (DeploymentCheck check, CancellationToken ct) => check.ViewAsync(ct));
+        api.MapPost("/deployment/check", CheckDeploymentAsync);
         return endpoints;
+    }
+
+    private static async Task<Accepted<DeploymentCheckStarted>> CheckDeploymentAsync(HttpContext context, DeploymentCheck check, CancellationToken cancellationToken)
+    {
+        var started = await check.StartAsync($"{context.Request.Scheme}://{context.Request.Host}", Me(context), cancellationToken);
+        return TypedResults.Accepted($"/api/v1/sessions/{started.SessionId}", started);
     }
 
     private static ProblemHttpResult Bad(string title, string detail) => TypedResults.Problem(title: title, detail: detail, statusCode: StatusCodes.Status400BadRequest);

@@ -6,7 +6,7 @@ using Portal.Web.Features.Webhooks;
 
 namespace Portal.Web.Features.Admin;
 
-/// <summary>The admin console: users and roles, API keys, the probe allow-list and retention, webhooks and their deliveries.</summary>
+/// <summary>The admin console: users and roles, API keys, the probe allow-list and retention, webhooks and their deliveries, the deployment.</summary>
 public partial class AdminPage
 {
     private IReadOnlyList<UserSummary> _users = [];
@@ -25,6 +25,8 @@ public partial class AdminPage
     private int? _retentionDays;
     private string? _webhookUrl;
     private string _me = "";
+    private DeploymentView? _deployment;
+    private bool _checking;
 
     [Inject]
     private AdminService Admin { get; set; } = default!;
@@ -40,6 +42,9 @@ public partial class AdminPage
 
     [Inject]
     private NavigationManager Navigation { get; set; } = default!;
+
+    [Inject]
+    private DeploymentCheck Deployment { get; set; } = default!;
 
     [Inject]
     private IJSRuntime JS { get; set; } = default!;
@@ -71,6 +76,14 @@ public partial class AdminPage
         _keys = await Admin.ListKeysAsync(CancellationToken.None);
         _webhooks = await Webhooks.ListAsync(CancellationToken.None);
         _deliveries = await Webhooks.DeliveriesAsync(50, CancellationToken.None);
+        _deployment = await Deployment.ViewAsync(CancellationToken.None);
+    }
+
+    private async Task CheckDeploymentAsync()
+    {
+        _checking = true;
+        var started = await Deployment.StartAsync(Navigation.BaseUri, _me, CancellationToken.None);
+        Navigation.NavigateTo($"/sessions/{started.SessionId}");
     }
 
     private void Say(string? error, string success)

@@ -16,7 +16,9 @@ namespace Portal.Web.Features.Probes;
 /// <param name="Targets">The checked targets.</param>
 /// <param name="IdleSeconds">How long the WebSocket idle probe holds a connection quiet.</param>
 /// <param name="CompleteRun">True for a probe run of its own, marked completed when the probes end.</param>
-public sealed record ProbeJob(Guid SessionId, Guid RunId, IReadOnlyList<ProbeTarget> Targets, int IdleSeconds, bool CompleteRun);
+/// <param name="Guard">The guard for these targets; the prober's own when null.</param>
+/// <param name="PortalPaths">The targets are this portal's own origin (the admin's deployment check): its SSE and upload paths are probed too.</param>
+public sealed record ProbeJob(Guid SessionId, Guid RunId, IReadOnlyList<ProbeTarget> Targets, int IdleSeconds, bool CompleteRun, AddressGuard? Guard = null, bool PortalPaths = false);
 
 /// <summary>What became of a request to probe.</summary>
 public enum ProbeRequestState
@@ -128,6 +130,9 @@ public sealed class ProbeService : IDisposable
         return new ProbeRequestOutcome(ProbeRequestState.Accepted, runId, [.. targets.Select(t => t.ToString())]);
     }
 
+    /// <summary>Queues a job the caller has already checked (the admin's deployment check).</summary>
+    public void Enqueue(ProbeJob job) => _queue.Writer.TryWrite(job);
+
     /// <summary>A customer run started: probe the session's targets onto that run (forbidden ones become blocked results).</summary>
     public async Task StartForCustomerRunAsync(Guid sessionId, Guid runId, CancellationToken cancellationToken)
     {
@@ -189,7 +194,13 @@ public sealed partial class ProbeWorker(ProbeService probes, RunIngest ingest, T
             overall.CancelAfter(TimeSpan.FromSeconds(job.IdleSeconds + 60));
             try
             {
-                await foreach (var result in probes.Prober.ProbeAsync(target, job.IdleSeconds, overall.Token))
+                var all = probes.Prober.ProbeAsync(target, job.IdleSeconds, job.Guard, overall.Token);
+                if (job.PortalPaths && target.IsHttp)
+                {
+                    all = all.Concat(probes.Prober.PortalPathsAsync(target, job.Guard ?? probes.Prober.Guard, overall.Token));
+                }
+
+                await foreach (var result in all)
                 {
                     await ingest.IngestAsync(job.SessionId, ProbeService.ToSubmission(result, job.RunId, time.GetUtcNow()), ResultSource.Server, "probe", null, cancellationToken);
                     results++;
