@@ -663,6 +663,34 @@ public class DiagnoserTests
         finding.Recommendation.ShouldContain("a fault of the test kit");
     }
 
+    [Fact]
+    public void Evaluate_DeploymentCheckUploadRefusedByNginx_RequestBodyLimitedNamingIt()
+    {
+        List<Observation> run =
+        [
+            R("probe.http", "pass", new { status = 200 }, new { target = "http://portal.example/" }, "server", "probe"),
+            R("probe.upload", "fail", new { status = 413, bytes = 2097152 }, new { target = "http://portal.example/", headers = new { Server = "nginx/1.22.1" }, body = "<html><head><title>413 Request Entity Too Large</title>" }, "server", "probe"),
+        ];
+
+        var findings = Diagnoser.Evaluate(run, completed: true);
+
+        findings.Select(f => f.Code).ShouldBe([FindingCodes.RequestBodyLimited]);
+        findings[0].Summary.ShouldContain("2 MiB upload through the portal's public origin was refused (HTTP 413, answered by nginx");
+        findings[0].Recommendation.ShouldContain("client_max_body_size");
+    }
+
+    [Fact]
+    public void Evaluate_DeploymentCheckSseLate_SseBuffered()
+    {
+        List<Observation> run =
+        [
+            R("probe.sse", "warn", new { status = 200, firstEventMs = 950, maxLagMs = 950, events = 10, expected = 10, bursts = 9 }, new { target = "http://portal.example/" }, "server", "probe"),
+            R("probe.upload", "pass", new { status = 200, bytes = 2097152 }, new { target = "http://portal.example/" }, "server", "probe"),
+        ];
+
+        Codes(run).ShouldBe([FindingCodes.SseBuffered]);
+    }
+
     /// <summary>What nginx as Debian installs it (proxy_pass only: HTTP/1.0, no Upgrade) does to every WebSocket step.</summary>
     private static Observation[] UpgradeStripped() =>
     [

@@ -162,6 +162,7 @@ public class AdminApiTests(PortalFixture fixture) : IClassFixture<PortalFixture>
             "PUT /api/v1/admin/users/{id}/role", "GET /api/v1/admin/api-keys", "POST /api/v1/admin/api-keys", "DELETE /api/v1/admin/api-keys/{id}",
             "GET /api/v1/admin/settings", "PUT /api/v1/admin/settings", "POST /api/v1/admin/retention/sweep",
             "GET /api/v1/admin/webhooks", "POST /api/v1/admin/webhooks", "DELETE /api/v1/admin/webhooks/{id}", "GET /api/v1/admin/webhooks/deliveries",
+            "GET /api/v1/admin/deployment", "POST /api/v1/admin/deployment/check",
         ];
 
         // Exactly the v1 API: every call described, nothing else (no console, customer or diagnostics path).
