@@ -7,7 +7,7 @@ public sealed partial class Prober
     private static readonly string[] s_headersOfInterest = ["Server", "Via", "Alt-Svc", "Strict-Transport-Security", "Location", "X-Cache", "Upgrade", "Connection"];
 
     /// <summary>GET with the redirect chain followed by hand: every hop is checked by the guard and connected to its checked address.</summary>
-    private async Task<ProbeResult> HttpAsync(GuardedTarget first, CancellationToken cancellationToken)
+    private async Task<ProbeResult> HttpAsync(GuardedTarget first, AddressGuard guard, CancellationToken cancellationToken)
     {
         var hops = new List<Dictionary<string, object?>>();
         var current = first;
@@ -51,7 +51,7 @@ public sealed partial class Prober
                 break;
             }
 
-            current = await Guard.ResolveAsync(nextTarget, _resolver, cancellationToken);
+            current = await guard.ResolveAsync(nextTarget, _resolver, cancellationToken);
             if (!current.Decision.Allowed)
             {
                 blocked = current.Decision.Reason;

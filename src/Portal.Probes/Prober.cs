@@ -60,7 +60,8 @@ public sealed partial class Prober
     public async IAsyncEnumerable<ProbeResult> ProbeAsync(ProbeTarget target, int? idleSeconds = null, AddressGuard? guard = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(target);
-        var guarded = await (guard ?? Guard).ResolveAsync(target, _resolver, cancellationToken);
+        guard ??= Guard;
+        var guarded = await guard.ResolveAsync(target, _resolver, cancellationToken);
         if (!guarded.Decision.Allowed)
         {
             yield return Result("probe.target", "blocked", new() { ["blocked"] = 1 }, target, new() { ["reason"] = guarded.Decision.Reason },
@@ -98,7 +99,7 @@ public sealed partial class Prober
 
             if (target.IsHttp)
             {
-                yield return await HttpAsync(guarded, cancellationToken);
+                yield return await HttpAsync(guarded, guard, cancellationToken);
             }
 
             if (target.IsWebSocket)

@@ -70,6 +70,7 @@ public sealed class Collaboration(IDbContextFactory<PortalDbContext> contexts, T
     public async Task JoinAsync(Guid pageId, Guid sessionId, string userId, string userName, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var now = time.GetUtcNow();
         await db.Database.ExecuteSqlRawAsync(
             "INSERT INTO presence (circuit_id, session_id, user_id, user_name, seen_at) VALUES ({0}, {1}, {2}, {3}, {4}) ON CONFLICT (circuit_id) DO UPDATE SET seen_at = excluded.seen_at",
@@ -77,6 +78,7 @@ public sealed class Collaboration(IDbContextFactory<PortalDbContext> contexts, T
         // Pages that vanished without saying goodbye (a killed instance) are cleared by whoever comes next.
         await db.Presence.Where(p => p.SeenAt < now - Stale).ExecuteDeleteAsync(cancellationToken);
         await SessionService.NotifyAsync(db, sessionId, cancellationToken, PortalEventKinds.PresenceChanged);
+        await transaction.CommitAsync(CancellationToken.None);
     }
 
     /// <summary>
@@ -86,22 +88,33 @@ public sealed class Collaboration(IDbContextFactory<PortalDbContext> contexts, T
     public async Task BeatAsync(Guid pageId, Guid sessionId, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var now = time.GetUtcNow();
         await db.Presence.Where(p => p.CircuitId == pageId).ExecuteUpdateAsync(u => u.SetProperty(p => p.SeenAt, now), cancellationToken);
         if (await db.Presence.Where(p => p.SessionId == sessionId && p.SeenAt < now - Stale).ExecuteDeleteAsync(cancellationToken) > 0)
         {
             await SessionService.NotifyAsync(db, sessionId, cancellationToken, PortalEventKinds.PresenceChanged);
         }
+
+        await transaction.CommitAsync(CancellationToken.None);
     }
 
     /// <summary>Records that a page stopped watching, and tells the others.</summary>
+    /// <remarks>
+    /// The row goes and the others are told in one transaction. Apart, a leave cancelled between the two (a page that
+    /// loses its connection and is disposed at once: the disposal cancels the first leave and its own finds no row)
+    /// removed the row and told nobody, so the colleague's badge stayed on every other page.
+    /// </remarks>
     public async Task LeaveAsync(Guid pageId, Guid sessionId, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         if (await db.Presence.Where(p => p.CircuitId == pageId).ExecuteDeleteAsync(cancellationToken) > 0)
         {
             await SessionService.NotifyAsync(db, sessionId, cancellationToken, PortalEventKinds.PresenceChanged);
         }
+
+        await transaction.CommitAsync(CancellationToken.None);
     }
 
     /// <summary>Who watches the session now, each person once.</summary>

@@ -11,6 +11,12 @@ public static class SessionsServiceCollectionExtensions
         services.AddOptions<PresenceOptions>().Bind(configuration.GetSection("Portal:Presence"))
             .Validate(o => o.Heartbeat > TimeSpan.Zero && o.Stale > 2 * o.Heartbeat, "Portal:Presence: Heartbeat must be positive and Stale more than two heartbeats.")
             .ValidateOnStart();
+        // Checked at start-up: a default the database refuses would fail every new session, not the start.
+        services.AddOptions<PortalOptions>()
+            .Validate(
+                o => o.Links.DefaultIdleSeconds is >= SessionService.MinIdleSeconds and <= SessionService.MaxIdleSeconds,
+                $"Portal:Links:DefaultIdleSeconds must be between {SessionService.MinIdleSeconds} and {SessionService.MaxIdleSeconds} seconds.")
+            .ValidateOnStart();
         services.AddScoped<CircuitConnection>().AddScoped<CircuitHandler>(sp => sp.GetRequiredService<CircuitConnection>());
         return services.AddSingleton<SessionService>().AddSingleton<Collaboration>();
     }

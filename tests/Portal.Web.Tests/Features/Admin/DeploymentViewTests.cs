@@ -53,6 +53,15 @@ public sealed class DeploymentViewTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Start_DefaultIdleSecondsTheDatabaseRefuses_StopsWithTheSettingNamed()
+    {
+        var failed = await Should.ThrowAsync<InvalidOperationException>(() =>
+            PortalProcess.StartAsync("idle-setting", new Dictionary<string, string> { ["Portal__Links__DefaultIdleSeconds"] = "3" }, _portal.ConnectionString));
+
+        failed.Message.ShouldContain("Portal:Links:DefaultIdleSeconds must be between 5 and 900 seconds.");
+    }
+
+    [Fact]
     public async Task Deployment_EngineerKey_Forbidden()
     {
         using var admin = _portal.CreateClient();
