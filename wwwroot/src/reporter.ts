@@ -4,6 +4,7 @@
 // message twice is harmless; dropping one is not.
 import { HttpTransportType, HubConnection, HubConnectionBuilder, HubConnectionState, LogLevel } from "@microsoft/signalr";
 import type { Result } from "./result";
+import { ClientMethods, HubMethods } from "./contract";
 
 export type Message =
   | { kind: "result"; result: Result }
@@ -57,7 +58,7 @@ export class Reporter {
       .configureLogging(LogLevel.None)
       .build();
     hub.onreconnected(() => void this.flush());
-    hub.on("runAgain", () => this.runAgain());
+    hub.on(ClientMethods.runAgain, () => this.runAgain());
     try {
       await hub.start();
       this.hub = hub;
@@ -141,9 +142,9 @@ export class Reporter {
     if (this.hub?.state === HubConnectionState.Connected) {
       try {
         switch (m.kind) {
-          case "result": return await this.hub.invoke<Ack>("Report", m.result);
-          case "observe": return await this.hub.invoke<Ack>("Observe", m.runId, m.id, location.origin);
-          case "complete": return await this.hub.invoke<Ack>("Complete", m.runId, m.verdict);
+          case "result": return await this.hub.invoke<Ack>(HubMethods.report, m.result);
+          case "observe": return await this.hub.invoke<Ack>(HubMethods.observe, m.runId, m.id, location.origin);
+          case "complete": return await this.hub.invoke<Ack>(HubMethods.complete, m.runId, m.verdict);
         }
       } catch { /* fall through to plain HTTP */ }
     }

@@ -1,11 +1,13 @@
-// The shape of a result, shared by the steps, the runner and the reporter.
+// The shape of a result, shared by the steps, the runner and the reporter. Names and metric keys come from the
+// generated contract (src/contract.ts), so a step that writes a key the portal does not know fails to compile.
+import type { Metrics, Status, StepName } from "./contract";
 
-export type Status = "pass" | "warn" | "fail" | "error" | "skipped";
+export type { Status } from "./contract";
 
 /** What a step returns: its numbers and words, before the runner gives it ids and a time. */
-export interface StepOutcome {
+export interface StepOutcome<S extends StepName = StepName> {
   status: Status;
-  metrics: Record<string, number | null>;
+  metrics: Metrics<S>;
   detail: Record<string, unknown>;
   /** One plain sentence for the customer. */
   summary: string;
@@ -15,17 +17,17 @@ export interface StepOutcome {
 export interface Result {
   id: string;
   runId: string;
-  step: string;
+  step: StepName;
   status: Status;
-  metrics: Record<string, number | null>;
+  metrics: Metrics;
   detail: Record<string, unknown>;
   clientTime: string;
 }
 
 /** A test step: a name the portal knows, a label the customer reads, a function that measures. */
-export interface Step {
-  name: string;
+export interface Step<S extends StepName = StepName> {
+  name: S;
   label: string;
   timeoutMs: number;
-  run(signal: AbortSignal): Promise<StepOutcome>;
+  run(signal: AbortSignal): Promise<StepOutcome<S>>;
 }

@@ -58,13 +58,8 @@ public static class KnownSteps
     /// <summary>A refusal of the portal's own on the run's path (a server-side record, see <see cref="RefusalReasons"/>).</summary>
     public const string ServerRefusal = "server.refusal";
 
-    private static readonly HashSet<string> Names = new(StringComparer.Ordinal)
-    {
-        "env", "http.ping", "http.download", "http.upload", WebSocketEcho, "ws.messages", "ws.close", "ws.variants", "ws.idle",
-        "http.cors", "sse", "longpoll", "signalr.transports", "targets", ServerConnection, ServerRefusal,
-        // The portal's own server-side probes are known steps too (they were stored with known_step = false).
-        "probe.dns", "probe.tcp", "probe.tls", "probe.http", "probe.ws", "probe.ws.idle", "probe.target",
-    };
+    // Every step of the catalogue, customer, server and probe (probe steps were once stored with known_step = false).
+    private static readonly HashSet<string> Names = new(Contract.Steps.Select(s => s.Name), StringComparer.Ordinal);
 
     /// <summary>Whether the step is one the portal knows.</summary>
     public static bool IsKnown(string step) => Names.Contains(step);

@@ -1,13 +1,14 @@
 // The customer's browser and its clock.
-import type { Step } from "../result";
+import type { Step, StepOutcome } from "../result";
+import { Steps } from "../contract";
 
 interface NetworkInformation { effectiveType?: string; downlink?: number; rtt?: number; saveData?: boolean; type?: string }
 
-export const environmentStep: Step = {
-  name: "env",
+export const environmentStep: Step<typeof Steps.env> = {
+  name: Steps.env,
   label: "Browser and clock",
   timeoutMs: 5_000,
-  async run(signal) {
+  async run(signal): Promise<StepOutcome<typeof Steps.env>> {
     const t0 = Date.now();
     const response = await fetch("/diag/time", { cache: "no-store", signal });
     const t1 = Date.now();

@@ -1,5 +1,6 @@
 // Plain HTTP: round trips, throughput both ways, the protocol the browser used.
 import type { Step, StepOutcome } from "../result";
+import { Steps } from "../contract";
 import { mbitPerSecond, round, summarize } from "../stats";
 import { randomBytes } from "./websocket";
 import { UnexpectedAnswer, fetchExpecting, type AnswerEvidence } from "../answer";
@@ -7,11 +8,11 @@ import { UnexpectedAnswer, fetchExpecting, type AnswerEvidence } from "../answer
 const MaxBytes = 25 * 1024 * 1024;
 const TargetMs = 2_000;
 
-export const pingStep: Step = {
-  name: "http.ping",
+export const pingStep: Step<typeof Steps.httpPing> = {
+  name: Steps.httpPing,
   label: "HTTP round trips",
   timeoutMs: 8_000,
-  async run(signal) {
+  async run(signal): Promise<StepOutcome<typeof Steps.httpPing>> {
     const samples: number[] = [];
     let protocol = "";
     for (let i = 0; i < 10; i++) {
@@ -68,11 +69,11 @@ async function measure(direction: string, transfer: (bytes: number) => Promise<n
   return throughputOutcome(direction, { bytes: r.bytes, ms: Math.min(r.ms, again), total: r.total + r.bytes });
 }
 
-export const downloadStep: Step = {
-  name: "http.download",
+export const downloadStep: Step<typeof Steps.httpDownload> = {
+  name: Steps.httpDownload,
   label: "Download speed",
   timeoutMs: 15_000,
-  async run(signal) {
+  async run(signal): Promise<StepOutcome<typeof Steps.httpDownload>> {
     return measure("Download", async (bytes) => {
       const started = performance.now();
       const response = await fetchExpecting(`/diag/download?bytes=${bytes}&t=${Date.now()}`, { cache: "no-store", signal }, "application/octet-stream");
@@ -88,11 +89,11 @@ const MinTimedBytes = 16 * 1024;
 /** The answer that refused an upload, and the sizes either side of the limit. */
 interface BodyLimit { refused: AnswerEvidence; passedBytes: number; refusedBytes: number }
 
-export const uploadStep: Step = {
-  name: "http.upload",
+export const uploadStep: Step<typeof Steps.httpUpload> = {
+  name: Steps.httpUpload,
   label: "Upload speed",
   timeoutMs: 20_000,
-  async run(signal) {
+  async run(signal): Promise<StepOutcome<typeof Steps.httpUpload>> {
     const payload = randomBytes(MaxBytes);
     let largestPassed = 0;
     const transfer = async (bytes: number) => {
@@ -151,11 +152,11 @@ async function bracket(first: AnswerEvidence, passed: number, transfer: (bytes: 
   return { refused, passedBytes: low, refusedBytes: high };
 }
 
-export const longPollStep: Step = {
-  name: "longpoll",
+export const longPollStep: Step<typeof Steps.longpoll> = {
+  name: Steps.longpoll,
   label: "Long polling",
   timeoutMs: 8_000,
-  async run(signal) {
+  async run(signal): Promise<StepOutcome<typeof Steps.longpoll>> {
     const held = 300;
     const overheads: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -175,12 +176,12 @@ export const longPollStep: Step = {
 };
 
 /** A plain and a credentialed cross-origin request to the portal's other address: catches CORS-with-credentials failures. */
-export function corsStep(alternateOrigin: string | null, skippedReason: string | null = null): Step {
+export function corsStep(alternateOrigin: string | null, skippedReason: string | null = null): Step<typeof Steps.httpCors> {
   return {
-    name: "http.cors",
+    name: Steps.httpCors,
     label: "Cross-origin requests",
     timeoutMs: 8_000,
-    async run(signal): Promise<StepOutcome> {
+    async run(signal): Promise<StepOutcome<typeof Steps.httpCors>> {
       if (!alternateOrigin) {
         return skippedReason
           ? { status: "skipped", metrics: {}, detail: { reason: skippedReason }, summary: "Not tried: the portal's other addresses are not reachable through the proxy in front of it." }

@@ -1,6 +1,7 @@
 // SignalR with each transport forced on its own: which work, and the exact error of those that don't.
 import { HttpTransportType, HubConnectionBuilder, LogLevel } from "@microsoft/signalr";
-import type { Step } from "../result";
+import type { Step, StepOutcome } from "../result";
+import { HubMethods, Steps, type Metrics } from "../contract";
 
 const transports = [
   ["webSockets", HttpTransportType.WebSockets],
@@ -8,13 +9,13 @@ const transports = [
   ["longPolling", HttpTransportType.LongPolling],
 ] as const;
 
-export function signalrStep(token: string): Step {
+export function signalrStep(token: string): Step<typeof Steps.signalrTransports> {
   return {
-    name: "signalr.transports",
+    name: Steps.signalrTransports,
     label: "Real-time transports",
     timeoutMs: 20_000,
-    async run() {
-      const metrics: Record<string, number | null> = {};
+    async run(): Promise<StepOutcome<typeof Steps.signalrTransports>> {
+      const metrics: Metrics<typeof Steps.signalrTransports> = {};
       const errors: Record<string, string> = {};
       for (const [name, transport] of transports) {
         const hub = new HubConnectionBuilder()
@@ -24,10 +25,10 @@ export function signalrStep(token: string): Step {
         const started = performance.now();
         try {
           await hub.start();
-          await hub.invoke("Ping");
-          metrics[`${name}Ms`] = Math.round(performance.now() - started);
+          await hub.invoke(HubMethods.ping);
+          metrics[`${name}Ms` as const] = Math.round(performance.now() - started);
         } catch (e) {
-          metrics[`${name}Ms`] = null;
+          metrics[`${name}Ms` as const] = null;
           errors[name] = e instanceof Error ? e.message : String(e);
         } finally {
           await hub.stop().catch(() => undefined);

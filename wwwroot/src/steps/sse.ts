@@ -1,5 +1,6 @@
 // Server-Sent Events: first event, arrival against send times (a buffering proxy shows as bursts), reconnect.
-import type { Step } from "../result";
+import type { Step, StepOutcome } from "../result";
+import { Steps } from "../contract";
 import { eventLag } from "../stats";
 import { evidenceOf, noAnswer, type AnswerEvidence } from "../answer";
 
@@ -18,12 +19,12 @@ async function streamAnswer(url: string): Promise<AnswerEvidence | null> {
   }
 }
 
-export const sseStep: Step = {
-  name: "sse",
+export const sseStep: Step<typeof Steps.sse> = {
+  name: Steps.sse,
   label: "Server-Sent Events",
   timeoutMs: 8_000,
   run(signal) {
-    return new Promise((resolve) => {
+    return new Promise<StepOutcome<typeof Steps.sse>>((resolve) => {
       const count = 10;
       const started = performance.now();
       const sent: number[] = [];

@@ -1,13 +1,14 @@
 // The session's own targets: the customer's wss:// and https:// endpoints, tried from the customer's network.
 import type { Step, StepOutcome } from "../result";
+import { Steps } from "../contract";
 import { open } from "./websocket";
 
-export function targetsStep(targets: readonly string[]): Step {
+export function targetsStep(targets: readonly string[]): Step<typeof Steps.targets> {
   return {
-    name: "targets",
+    name: Steps.targets,
     label: "Your own services",
     timeoutMs: 10_000 + targets.length * 5_000,
-    async run(signal): Promise<StepOutcome> {
+    async run(signal): Promise<StepOutcome<typeof Steps.targets>> {
       const rows: { target: string; ok: boolean; ms: number | null; error: string | null }[] = [];
       for (const target of targets) {
         const started = performance.now();

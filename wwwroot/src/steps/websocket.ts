@@ -1,5 +1,6 @@
 // WebSocket steps, against the portal's own echo endpoint.
 import type { Step, StepOutcome } from "../result";
+import { Steps } from "../contract";
 import { uuid } from "../ids";
 import { idleDeath, round, summarize } from "../stats";
 import { evidenceOf, noAnswer, type AnswerEvidence } from "../answer";
@@ -112,11 +113,11 @@ async function plainAnswer(): Promise<AnswerEvidence | null> {
 }
 
 /** Handshake time, 20 echo round trips, and the code of a close the client starts. */
-export const echoStep: Step = {
-  name: "ws.echo",
+export const echoStep: Step<typeof Steps.wsEcho> = {
+  name: Steps.wsEcho,
   label: "WebSocket echo",
   timeoutMs: 10_000,
-  async run(signal) {
+  async run(signal): Promise<StepOutcome<typeof Steps.wsEcho>> {
     const attempt = uuid();
     const url = `${echoUrl()}?attempt=${attempt}`;
     const started = performance.now();
@@ -175,12 +176,12 @@ interface VariantOutcome {
  * The echo on the portal's other schemes and ports (`ws://` versus `wss://`, another port): a transparent proxy
  * that breaks plain `ws://` but cannot see into `wss://`, or a firewall that allows one port only, shows up here.
  */
-export function variantsStep(origins: readonly string[], skippedReason: string | null = null): Step {
+export function variantsStep(origins: readonly string[], skippedReason: string | null = null): Step<typeof Steps.wsVariants> {
   return {
-    name: "ws.variants",
+    name: Steps.wsVariants,
     label: "WebSocket on other schemes and ports",
     timeoutMs: 5_000 + origins.length * 5_000,
-    async run(signal): Promise<StepOutcome> {
+    async run(signal): Promise<StepOutcome<typeof Steps.wsVariants>> {
       if (origins.length === 0) {
         return skippedReason
           ? { status: "skipped", metrics: {}, detail: { reason: skippedReason }, summary: "Not tried: the portal's other schemes and ports are not reachable through the proxy in front of it." }
@@ -248,11 +249,11 @@ export function echoWaitMs(size: number): number {
 }
 
 /** Text and binary messages of 1 KiB, 64 KiB and 1 MiB: the largest of each that came back. */
-export const messagesStep: Step = {
-  name: "ws.messages",
+export const messagesStep: Step<typeof Steps.wsMessages> = {
+  name: Steps.wsMessages,
   label: "WebSocket message sizes",
   timeoutMs: 30_000,
-  async run(signal) {
+  async run(signal): Promise<StepOutcome<typeof Steps.wsMessages>> {
     const url = echoUrl();
     const sizes = [1024, 64 * 1024, 1024 * 1024];
     const largest = { text: 0, binary: 0 };
@@ -288,11 +289,11 @@ export const messagesStep: Step = {
 };
 
 /** A close started by the client and one started by the server: the codes the browser saw. */
-export const closeStep: Step = {
-  name: "ws.close",
+export const closeStep: Step<typeof Steps.wsClose> = {
+  name: Steps.wsClose,
   label: "WebSocket closing",
   timeoutMs: 8_000,
-  async run(signal) {
+  async run(signal): Promise<StepOutcome<typeof Steps.wsClose>> {
     const url = echoUrl();
     try {
       const a = await open(url, signal);
@@ -321,12 +322,12 @@ export const closeStep: Step = {
 };
 
 /** Opens a socket, keeps it quiet for the session's idle time, then echoes: did it survive, and if not, for how long did it live? */
-export function idleStep(idleSeconds: number): Step {
+export function idleStep(idleSeconds: number): Step<typeof Steps.wsIdle> {
   return {
-    name: "ws.idle",
+    name: Steps.wsIdle,
     label: `WebSocket kept idle for ${idleSeconds} s`,
     timeoutMs: (idleSeconds + 15) * 1000,
-    async run(signal) {
+    async run(signal): Promise<StepOutcome<typeof Steps.wsIdle>> {
       const url = echoUrl();
       const id = uuid();
       try {

@@ -8,12 +8,19 @@ using Portal.Web.Features.CustomerLink;
 
 namespace Portal.Web.Features.Ingest;
 
+/// <summary>The calls the hub makes on a customer's page (compile-checked; the page registers the same names from the contract).</summary>
+public interface IRunClient
+{
+    /// <summary>Asks the page to run the test again (the engineer's <b>Run again</b>).</summary>
+    Task RunAgain();
+}
+
 /// <summary>
 /// The hub the customer's page reports to, over WebSockets, Server-Sent Events or long polling: whichever the
 /// customer's network lets through.
 /// </summary>
 [Authorize(Policy = Policies.Customer)]
-public sealed class RunHub(ResultReception reception, ConnectionObserver observer, Probes.ProbeService probes, PortalRefusals refusals, Operations.PortalMetrics metrics, TimeProvider time) : Hub
+public sealed class RunHub(ResultReception reception, ConnectionObserver observer, Probes.ProbeService probes, PortalRefusals refusals, Operations.PortalMetrics metrics, TimeProvider time) : Hub<IRunClient>
 {
     /// <summary>The hub's path.</summary>
     public const string Path = "/hubs/run";

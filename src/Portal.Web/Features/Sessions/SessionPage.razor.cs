@@ -67,7 +67,7 @@ public partial class SessionPage
     private NavigationManager Navigation { get; set; } = default!;
 
     [Inject]
-    private IHubContext<RunHub> RunHub { get; set; } = default!;
+    private IHubContext<RunHub, IRunClient> RunHub { get; set; } = default!;
 
     [Inject]
     private ResultReception Reception { get; set; } = default!;
@@ -338,7 +338,7 @@ public partial class SessionPage
 
     private async Task RunAgainAsync()
     {
-        await RunHub.Clients.Group(Ingest.RunHub.Group(Id)).SendAsync("runAgain", _disposed.Token);
+        await RunHub.Clients.Group(Ingest.RunHub.Group(Id)).RunAgain();
         _notice = "Asked the customer's page to run the test again. A new run appears here when it starts.";
     }
 
