@@ -223,7 +223,7 @@ public static class Diagnoser
         var host = first.Text("serverName") ?? "the portal";
         return new Finding(
             FindingCodes.TlsInterceptionSuspected, Severity.Warning,
-            $"The TLS connection did not come from the customer's browser: {first.Text("browserFamily")} uses {first.Text("expectedTlsStack")}, but the handshake came from {first.Text("observedTlsStack") ?? "another TLS stack"}. A proxy on the customer's network decrypts and re-encrypts their traffic.",
+            $"The TLS connection did not come from the customer's browser: {first.Text("browserFamily")}{(first.Text("expectedTlsStack") is { } expected ? $" uses {expected}, but" : " names the browser, but")} the handshake came from {first.Text("observedTlsStack")}. A proxy on the customer's network decrypts and re-encrypts their traffic.",
             [.. misfits.Select(r => Cite(r, ("ja4", r.Text("ja4")), ("browser", r.Text("browserFamily")), ("expected", r.Text("expectedTlsStack")), ("observed", r.Text("observedTlsStack"))))],
             $"Allow (exempt) {host} and the application's host in the proxy's TLS-inspection policy, the 'do not decrypt' list. WebSockets, certificate pinning and client certificates break when a proxy re-makes TLS.");
     }

@@ -62,7 +62,7 @@ public sealed class ConnectionObserver(IOptionsMonitor<PortalOptions> options, T
 
         if (fit?.Fits == false)
         {
-            findings.Add($"The TLS handshake did not come from {fit.Family}'s own TLS stack ({fit.ExpectedStack}) but from {fit.ObservedStack ?? "an unknown one"}: something between the customer and the portal re-made the connection.");
+            findings.Add($"The TLS handshake did not come from {fit.Family}'s own TLS stack{(fit.ExpectedStack is { } e ? $" ({e})" : "")} but from {fit.ObservedStack}: something between the customer and the portal re-made the connection.");
         }
         var detail = new Dictionary<string, object?>
         {
@@ -95,6 +95,7 @@ public sealed class ConnectionObserver(IOptionsMonitor<PortalOptions> options, T
             ["expectedTlsStack"] = fit?.ExpectedStack,
             ["observedTlsStack"] = fit?.ObservedStack,
             ["fingerprintFitsBrowser"] = fit?.Fits,
+            ["fingerprintNote"] = fit?.Note,
             ["userAgent"] = request.Headers.UserAgent.ToString(),
             ["summary"] = findings.Count > 0 ? string.Join(' ', findings)
                 : view.FrontProxy ? "The portal saw its own front proxy and nothing of the customer's network in between."
