@@ -21,6 +21,11 @@ if [ "$want_browser" = 1 ]; then
   [ -x /usr/bin/mitmdump ] || missing+=(mitmproxy)
   [ -x /usr/bin/stunnel4 ] || missing+=(stunnel4)
   command -v tc >/dev/null 2>&1 || missing+=(iproute2)
+  # The customer's other browser engines: Firefox ESR, and WebKitGTK (MiniBrowser, its WebDriver, and an X server).
+  [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
+  [ -x /usr/bin/WebKitWebDriver ] || missing+=(webkit2gtk-driver)
+  ls /usr/lib/*/webkit2gtk-4.1/MiniBrowser >/dev/null 2>&1 || missing+=(libwebkit2gtk-4.1-0)
+  [ -x /usr/bin/Xvfb ] || missing+=(xvfb)
 fi
 
 if ! command -v dotnet >/dev/null 2>&1; then

@@ -83,8 +83,8 @@ public sealed class TlsTests() : BrowserTest("tls", Environment)
 
         response.StatusCode.ShouldBe(HttpStatusCode.OK);
         var connection = (await ResultsAsync(session))["server.connection"];
-        connection.Status.ShouldBe("warn");
-        connection.Detail.GetProperty("fingerprintFitsBrowser").GetBoolean().ShouldBeFalse();
+        connection.Status.ShouldBe("warn", connection.Detail.GetProperty("ja4").GetString());
+        connection.Detail.GetProperty("fingerprintFitsBrowser").ValueKind.ShouldBe(JsonValueKind.False, connection.Detail.GetProperty("ja4").GetString());
         connection.Detail.GetProperty("expectedTlsStack").GetString().ShouldBe("BoringSSL");
         connection.Detail.GetProperty("ja4").GetString()!.Split('_')[1].ShouldNotBe("8daaf6152771");
         connection.Detail.GetProperty("summary").GetString()!.ShouldContain("re-made the connection");

@@ -24,7 +24,7 @@ export type StepName = (typeof Steps)[keyof typeof Steps];
 
 /** The metric keys each step's results carry. */
 export interface StepMetricKeys {
-  "env": "clockSkewMs" | "clockUncertaintyMs" | "screenWidth" | "screenHeight" | "devicePixelRatio" | "downlinkMbps" | "effectiveRttMs";
+  "env": "clockSkewMs" | "clockUncertaintyMs" | "screenWidth" | "screenHeight" | "devicePixelRatio" | "downlinkMbps" | "effectiveRttMs" | "timerResolutionMs";
   "http.ping": "samples" | "rttMinMs" | "rttMedianMs" | "rttP90Ms" | "rttMaxMs" | "jitterMs";
   "http.download": "mbps" | "bytes" | "ms" | "totalBytes";
   "http.upload": "mbps" | "bytes" | "ms" | "totalBytes" | "bodyLimitPassedBytes" | "bodyLimitRefusedBytes" | "refusedStatus";

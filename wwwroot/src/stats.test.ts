@@ -1,7 +1,7 @@
 // Unit tests of the statistics, run with node's test runner after esbuild strips the types (npm test).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { eventLag, idleDeath, jitter, mbitPerSecond, quantile, summarize } from "./stats";
+import { eventLag, formatMs, idleDeath, jitter, mbitPerSecond, quantile, summarize, timerResolutionMs } from "./stats";
 
 test("quantile interpolates between closest ranks", () => {
   assert.equal(quantile([], 0.5), null);
@@ -44,4 +44,16 @@ test("eventLag sees a buffering proxy as lag and bursts", () => {
   assert.deepEqual(eventLag(sent, [400, 401, 402, 403, 404]), { maxLagMs: 0, bursts: 4 });
   assert.deepEqual(eventLag(sent, [0, 100, 390, 391, 400]), { maxLagMs: 190, bursts: 2 });
   assert.deepEqual(eventLag([], []), { maxLagMs: null, bursts: 0 });
+});
+
+test("a duration below the clock's resolution reads as under it, never 0 ms", () => {
+  assert.equal(formatMs(0, 1), "under 1 ms");
+  assert.equal(formatMs(0.05, 0.1), "under 0.1 ms");
+  assert.equal(formatMs(3.2, 0.1), "3.2 ms");
+  assert.equal(formatMs(null, 1), "unknown");
+});
+
+test("the clock's resolution is measured, positive and at most a few milliseconds", () => {
+  const r = timerResolutionMs();
+  assert.ok(r > 0 && r <= 5, String(r));
 });

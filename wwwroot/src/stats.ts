@@ -17,6 +17,32 @@ export function round(value: number | null): number | null {
   return value === null ? null : Math.round(value * 10) / 10;
 }
 
+let resolution: number | null = null;
+
+/**
+ * The smallest step of this page's clock, in milliseconds: browsers coarsen performance.now() (Firefox and WebKit to
+ * 1 ms unless the page is cross-origin isolated; Chromium to 0.1 ms). Measured once; every timing is only as fine.
+ */
+export function timerResolutionMs(): number {
+  if (resolution !== null) return resolution;
+  let smallest = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 5; i++) {
+    const a = performance.now();
+    let b = performance.now();
+    while (b === a) b = performance.now();
+    smallest = Math.min(smallest, b - a);
+  }
+  // At least a microsecond: a clock finer than that rounds to it.
+  resolution = Math.max(Math.round(smallest * 1000) / 1000, 0.001);
+  return resolution;
+}
+
+/** A duration in words at the clock's resolution: "under 1 ms" rather than "0 ms" when the clock cannot tell. */
+export function formatMs(value: number | null, resolutionMs: number = timerResolutionMs()): string {
+  if (value === null) return "unknown";
+  return value < resolutionMs ? `under ${resolutionMs} ms` : `${value} ms`;
+}
+
 /** Jitter as the mean absolute difference between consecutive samples (RFC 3550's idea, without smoothing). */
 export function jitter(samples: readonly number[]): number | null {
   if (samples.length < 2) return null;

@@ -673,15 +673,18 @@ public static class Diagnoser
 
         var facts = new List<string>();
         var evidence = new List<Evidence>();
+        // Timings are only as fine as the browser's clock (Firefox and WebKit: 1 ms unless cross-origin isolated).
+        var resolution = Latest(results, "env")?.Number("timerResolutionMs");
+        string Ms(double ms) => resolution is { } r && ms < r ? $"under {Say.N(r)} ms" : $"{Say.N(ms)} ms";
         if (Latest(results, "ws.echo") is { } echo && echo.Number("rttMedianMs") is { } echoMs)
         {
-            facts.Add($"WebSocket echo {Say.N(echoMs)} ms");
+            facts.Add($"WebSocket echo {Ms(echoMs)}");
             evidence.Add(Cite(echo, ("rttMedianMs", echoMs)));
         }
 
         if (Latest(results, "http.ping") is { } ping && ping.Number("rttMedianMs") is { } pingMs)
         {
-            facts.Add($"HTTP round trip {Say.N(pingMs)} ms");
+            facts.Add($"HTTP round trip {Ms(pingMs)}");
             evidence.Add(Cite(ping, ("rttMedianMs", pingMs)));
         }
 

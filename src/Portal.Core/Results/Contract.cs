@@ -40,7 +40,7 @@ public static class Contract
     /// <summary>Every step, customer and server.</summary>
     public static readonly IReadOnlyList<StepContract> Steps =
     [
-        new("env", StepSource.Client, ["clockSkewMs", "clockUncertaintyMs", "screenWidth", "screenHeight", "devicePixelRatio", "downlinkMbps", "effectiveRttMs"],
+        new("env", StepSource.Client, ["clockSkewMs", "clockUncertaintyMs", "screenWidth", "screenHeight", "devicePixelRatio", "downlinkMbps", "effectiveRttMs", "timerResolutionMs"],
             "The browser, its clock against the portal's, and what it says of its network."),
         new("http.ping", StepSource.Client, ["samples", "rttMinMs", "rttMedianMs", "rttP90Ms", "rttMaxMs", "jitterMs"],
             "HTTP round trips to the portal."),

@@ -664,6 +664,20 @@ public class DiagnoserTests
     }
 
     [Fact]
+    public void Evaluate_EchoBelowTheBrowsersClockResolution_AllClearSaysUnderNotZero()
+    {
+        // Firefox and WebKit coarsen the page's clock to 1 ms: a loopback echo reads 0 there.
+        var run = CleanWith(
+            R("env", "pass", new { clockSkewMs = 40, clockUncertaintyMs = 2, timerResolutionMs = 1 }, new { userAgent = "Firefox" }),
+            R("ws.echo", "pass", new { openMs = 2, samples = 20, rttMedianMs = 0, closeCode = 1000 }));
+
+        var summary = Single(run, FindingCodes.AllClear).Summary;
+
+        summary.ShouldContain("WebSocket echo under 1 ms");
+        summary.ShouldNotContain("echo 0 ms");
+    }
+
+    [Fact]
     public void Evaluate_DeploymentCheckUploadRefusedByNginx_RequestBodyLimitedNamingIt()
     {
         List<Observation> run =

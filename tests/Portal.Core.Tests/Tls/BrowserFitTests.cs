@@ -16,7 +16,8 @@ public class BrowserFitTests
     [InlineData(Chrome, "t13d1516h2_8daaf6152771_02713d6af862")]
     [InlineData(Edge, "t13d1517h2_8daaf6152771_b0da82dd1658")]
     [InlineData(Firefox, "t13d1715h2_5b57614c22b0_3d5424432f57")]
-    [InlineData(FirefoxEsr, "t13i1616h2_86a278354501_e0e7c2a0c4c2")]
+    [InlineData(FirefoxEsr, "t13d1617h2_86a278354501_3cbfd9057e0d")]
+    [InlineData(WebKitGtk, "t13d2914h1_723694b0fccc_067a5f92fbdb")]
     [InlineData(Safari, "t13d2014h2_a09f3c656075_14788d8d241b")]
     [InlineData(ChromeOnIPhone, "t13d2014h2_a09f3c656075_14788d8d241b")]
     public void Judge_BrowserWithItsOwnStack_Fits(string userAgent, string ja4)
@@ -71,11 +72,11 @@ public class BrowserFitTests
     public void Judge_WebKitOutsideApple_NotExpectedToUseApplesStack()
     {
         // WebKitGTK's User-Agent says Safari, but on Linux it does not use Apple's TLS stack.
-        var result = BrowserFit.Judge(WebKitGtk, "t13d1516h2_8daaf6152771_02713d6af862");
+        var result = BrowserFit.Judge(WebKitGtk, "t13d2014h2_a09f3c656075_14788d8d241b");
 
         result.Family.ShouldBe("WebKit");
-        result.ExpectedStack.ShouldBeNull();
-        result.Fits.ShouldBeNull();
+        result.ExpectedStack.ShouldBe("GnuTLS (glib-networking)");
+        result.Fits.ShouldBe(false);
     }
 
     [Fact]

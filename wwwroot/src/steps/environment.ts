@@ -1,6 +1,7 @@
 // The customer's browser and its clock.
 import type { Step, StepOutcome } from "../result";
 import { Steps } from "../contract";
+import { timerResolutionMs } from "../stats";
 
 interface NetworkInformation { effectiveType?: string; downlink?: number; rtt?: number; saveData?: boolean; type?: string }
 
@@ -27,6 +28,7 @@ export const environmentStep: Step<typeof Steps.env> = {
         devicePixelRatio: window.devicePixelRatio,
         downlinkMbps: connection?.downlink ?? null,
         effectiveRttMs: connection?.rtt ?? null,
+        timerResolutionMs: timerResolutionMs(),
       },
       detail: {
         userAgent: navigator.userAgent,
@@ -36,6 +38,7 @@ export const environmentStep: Step<typeof Steps.env> = {
         cookiesEnabled: navigator.cookieEnabled,
         effectiveType: connection?.effectiveType ?? null,
         online: navigator.onLine,
+        crossOriginIsolated: globalThis.crossOriginIsolated ?? false,
       },
       summary: skewed
         ? `Your computer's clock is off by ${Math.round(skewMs / 1000)} s.`

@@ -1,7 +1,7 @@
 // Plain HTTP: round trips, throughput both ways, the protocol the browser used.
 import type { Step, StepOutcome } from "../result";
 import { Steps } from "../contract";
-import { mbitPerSecond, round, summarize } from "../stats";
+import { formatMs, mbitPerSecond, round, summarize } from "../stats";
 import { randomBytes } from "./websocket";
 import { UnexpectedAnswer, fetchExpecting, type AnswerEvidence } from "../answer";
 
@@ -29,7 +29,7 @@ export const pingStep: Step<typeof Steps.httpPing> = {
       status: "pass",
       metrics: { samples: samples.length, rttMinMs: s.min, rttMedianMs: s.median, rttP90Ms: s.p90, rttMaxMs: s.max, jitterMs: s.jitter },
       detail: { protocol: protocol || null },
-      summary: `HTTP works: round trip ${s.median} ms${protocol ? ` over ${protocol}` : ""}.`,
+      summary: `HTTP works: round trip ${formatMs(s.median)}${protocol ? ` over ${protocol}` : ""}.`,
     };
   },
 };

@@ -2,7 +2,7 @@
 import type { Step, StepOutcome } from "../result";
 import { Steps } from "../contract";
 import { uuid } from "../ids";
-import { idleDeath, round, summarize } from "../stats";
+import { formatMs, idleDeath, round, summarize } from "../stats";
 import { evidenceOf, noAnswer, type AnswerEvidence } from "../answer";
 
 /** The URL of the portal's echo endpoint, on the scheme and host the page came from. */
@@ -137,7 +137,7 @@ export const echoStep: Step<typeof Steps.wsEcho> = {
         metrics: { openMs, samples: rtts.length, rttMinMs: s.min, rttMedianMs: s.median, rttP90Ms: s.p90, rttMaxMs: s.max, jitterMs: s.jitter, closeCode },
         detail: { url },
         summary: clean
-          ? `WebSocket works: opened in ${Math.round(openMs ?? 0)} ms, echo ${s.median} ms.`
+          ? `WebSocket works: opened in ${formatMs(openMs === null ? null : Math.round(openMs))}, echo ${formatMs(s.median)}.`
           : `WebSocket echoed, but closed with code ${closeCode ?? "unknown"}.`,
       };
     } catch (e) {
