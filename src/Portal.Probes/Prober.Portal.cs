@@ -33,8 +33,7 @@ public sealed partial class Prober
         var guarded = await guard.ResolveAsync(origin, _resolver, cancellationToken);
         if (!guarded.Decision.Allowed)
         {
-            yield return Result("probe.target", "blocked", new() { ["blocked"] = 1 }, origin, new() { ["reason"] = guarded.Decision.Reason },
-                $"The portal did not probe {origin}: {guarded.Decision.Reason}");
+            yield return Blocked(origin, guarded.Decision);
             yield break;
         }
 

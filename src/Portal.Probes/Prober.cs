@@ -64,8 +64,7 @@ public sealed partial class Prober
         var guarded = await guard.ResolveAsync(target, _resolver, cancellationToken);
         if (!guarded.Decision.Allowed)
         {
-            yield return Result("probe.target", "blocked", new() { ["blocked"] = 1 }, target, new() { ["reason"] = guarded.Decision.Reason },
-                $"The portal did not probe {target}: {guarded.Decision.Reason}");
+            yield return Blocked(target, guarded.Decision);
             yield break;
         }
 
@@ -174,6 +173,10 @@ public sealed partial class Prober
             guarded.Target, new() { ["attempts"] = attempts }, summary);
         return (result, reachable);
     }
+
+    /// <summary>The result of a target the guard did not let the portal probe.</summary>
+    private static ProbeResult Blocked(ProbeTarget target, GuardDecision decision) =>
+        Result("probe.target", "blocked", new() { ["blocked"] = 1 }, target, new() { ["reason"] = decision.Reason }, $"The portal did not probe {target}: {decision.Reason}");
 
     private static ProbeResult Result(string step, string status, Dictionary<string, double?> metrics, ProbeTarget target, Dictionary<string, object?> detail, string summary)
     {

@@ -69,10 +69,12 @@ public static class AdminApi
         return endpoints;
     }
 
-    private static async Task<Accepted<DeploymentCheckStarted>> CheckDeploymentAsync(HttpContext context, DeploymentCheck check, CancellationToken cancellationToken)
+    private static async Task<Results<Accepted<DeploymentCheckStarted>, ProblemHttpResult>> CheckDeploymentAsync(HttpContext context, DeploymentCheck check, CancellationToken cancellationToken)
     {
         var started = await check.StartAsync($"{context.Request.Scheme}://{context.Request.Host}", Me(context), cancellationToken);
-        return TypedResults.Accepted($"/api/v1/sessions/{started.SessionId}", started);
+        return started is null
+            ? Bad("The public origin is not an origin.", "Portal__PublicOrigin must be http(s)://host[:port]; the deployment check probes the portal there.")
+            : TypedResults.Accepted($"/api/v1/sessions/{started.SessionId}", started);
     }
 
     private static ProblemHttpResult Bad(string title, string detail) => TypedResults.Problem(title: title, detail: detail, statusCode: StatusCodes.Status400BadRequest);

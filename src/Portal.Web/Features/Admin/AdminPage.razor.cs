@@ -82,8 +82,14 @@ public partial class AdminPage
     private async Task CheckDeploymentAsync()
     {
         _checking = true;
-        var started = await Deployment.StartAsync(Navigation.BaseUri, _me, CancellationToken.None);
-        Navigation.NavigateTo($"/sessions/{started.SessionId}");
+        if (await Deployment.StartAsync(Navigation.BaseUri, _me, CancellationToken.None) is { } started)
+        {
+            Navigation.NavigateTo($"/sessions/{started.SessionId}");
+            return;
+        }
+
+        _checking = false;
+        Say("Portal__PublicOrigin is not an origin (http(s)://host[:port]): the deployment check has nowhere to probe.", "");
     }
 
     private void Say(string? error, string success)

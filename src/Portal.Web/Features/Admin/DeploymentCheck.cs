@@ -99,10 +99,16 @@ public sealed partial class DeploymentCheck(
     /// reached it on) in a new session: the WebSocket upgrade and echo, a quiet WebSocket held for the sessions' default
     /// idle period, the first Server-Sent Event's delay and a 2 MiB POST. The findings are the same rules' as a customer's.
     /// </summary>
-    public async Task<DeploymentCheckStarted> StartAsync(string publicOrigin, string? userId, CancellationToken cancellationToken)
+    /// <returns>The check's session, or null when the public origin is not an http(s) origin (a misconfigured <c>Portal__PublicOrigin</c>).</returns>
+    public async Task<DeploymentCheckStarted?> StartAsync(string publicOrigin, string? userId, CancellationToken cancellationToken)
     {
-        var origin = origins.LinkBase(publicOrigin);
-        var socket = (origin.StartsWith("https://", StringComparison.OrdinalIgnoreCase) ? "wss://" + origin["https://".Length..] : "ws://" + origin["http://".Length..]) + EchoEndpoint.Path;
+        if (!Uri.TryCreate(origins.LinkBase(publicOrigin), UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            return null;
+        }
+
+        var origin = uri.GetLeftPart(UriPartial.Authority);
+        var socket = (uri.Scheme == "https" ? "wss://" : "ws://") + uri.Authority + EchoEndpoint.Path;
         var idle = options.CurrentValue.Links.DefaultIdleSeconds;
         var created = await sessions.CreateAsync(new NewSession(SessionName, TicketRef: null, Targets: [socket, origin], IdleSeconds: idle), userId, cancellationToken);
         var runId = Guid.NewGuid();

@@ -146,7 +146,8 @@ public static class IngestEndpoints
         }
         catch (JsonException ex)
         {
-            await RefusedAsync(context, RefusalReasons.Invalid, StatusCodes.Status400BadRequest, $"a message to {context.Request.Path} that is not valid JSON ({ex.Message})");
+            // The parser's own words stay in the answer to the page; the engineer reads what happened, not an exception.
+            await RefusedAsync(context, RefusalReasons.Invalid, StatusCodes.Status400BadRequest, $"a message to {context.Request.Path} that is not valid JSON");
             return (default, Problem($"The body is not valid JSON: {ex.Message}"));
         }
     }

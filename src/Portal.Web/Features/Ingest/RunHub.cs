@@ -44,7 +44,7 @@ public sealed class RunHub(ResultReception reception, ConnectionObserver observe
         {
             // SignalR closes the connection on a message over MaximumReceiveMessageSize (or one it cannot parse).
             await refusals.RecordAsync(Session, null, RefusalReasons.TooLarge, StatusCodes.Status413PayloadTooLarge,
-                $"a hub message it could not take ({exception.Message}); the hub closed the connection", Transport, CancellationToken.None);
+                $"a hub message larger than {IngestEndpoints.MaxBodyBytes} bytes or not in the hub protocol; the hub closed the connection", Transport, CancellationToken.None);
         }
 
         await base.OnDisconnectedAsync(exception);

@@ -62,6 +62,20 @@ public sealed class DeploymentViewTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Check_PublicOriginNotAnOrigin_400ProblemAndLoggedAtStart()
+    {
+        await using var portal = await PortalProcess.StartAsync("deployment-bad-origin", new Dictionary<string, string> { ["Portal__PublicOrigin"] = "portal.example.com/app" }, _portal.ConnectionString);
+        using var api = portal.CreateClient();
+
+        using var response = await api.PostAsync("/api/v1/admin/deployment/check", null);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        response.Content.Headers.ContentType!.MediaType.ShouldBe("application/problem+json");
+        (await response.Content.ReadAsStringAsync()).ShouldContain("Portal__PublicOrigin");
+        portal.Output.ShouldContain(l => l.Contains("Deployment: Portal__PublicOrigin 'portal.example.com/app' is not an origin", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Deployment_EngineerKey_Forbidden()
     {
         using var admin = _portal.CreateClient();
