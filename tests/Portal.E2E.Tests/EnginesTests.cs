@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Portal.E2E.Tests.Lab;
 using Portal.Testing;
 
 namespace Portal.E2E.Tests;
@@ -29,7 +27,7 @@ public sealed class EnginesTests(Xunit.Abstractions.ITestOutputHelper output) : 
         var (session, link) = await CreateSessionAsync($"{engine} over {scheme}");
         var url = new UriBuilder(link) { Scheme = scheme, Host = "localhost", Port = scheme == "https" ? s_httpsPort : s_httpPort }.Uri;
 
-        var page = await DriveAsync(engine, url);
+        var page = await Engines.RunAsync(engine, url);
 
         page.GetProperty("state").GetString().ShouldBe("done");
         using var api = Portal.CreateClient();
@@ -58,24 +56,5 @@ public sealed class EnginesTests(Xunit.Abstractions.ITestOutputHelper output) : 
 
         var env = results.Single(r => r.GetProperty("step").GetString() == "env");
         env.GetProperty("metrics").GetProperty("timerResolutionMs").GetDouble().ShouldBeGreaterThan(0);
-    }
-
-    /// <summary>Runs <c>engines/drive.mjs</c> and returns what it printed of the page.</summary>
-    private static async Task<JsonElement> DriveAsync(string engine, Uri url)
-    {
-        var folder = Path.Combine(LabResults.RepositoryRoot, "tests", "Portal.E2E.Tests", "engines");
-        var info = new ProcessStartInfo("node") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { "drive.mjs", engine, url.ToString(), "150" })
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(info)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(200));
-        await process.WaitForExitAsync(deadline.Token);
-        process.ExitCode.ShouldBe(0, $"drive.mjs {engine} failed: {await errors}");
-        return JsonDocument.Parse((await output).Trim().Split('\n')[^1]).RootElement.Clone();
     }
 }

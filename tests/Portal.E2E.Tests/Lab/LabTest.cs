@@ -74,6 +74,18 @@ public abstract class LabTest(string name, Dictionary<string, string>? environme
     }
 
     /// <summary>
+    /// As <see cref="RunAsync"/>, in another engine than Chromium (<see cref="Engines"/>): firefox or webkit, through
+    /// <paramref name="proxy"/> (<c>host:port</c>, Firefox only) when given.
+    /// </summary>
+    protected async Task<(Guid SessionId, IPage? Page)> RunInAsync(string engine, Uri through, string? steps, int idleSeconds = 5, string? proxy = null)
+    {
+        var (sessionId, link) = await CreateSessionAsync($"Lab customer ({engine})", idleSeconds);
+        var token = new Uri(link).Segments[^1];
+        await Engines.RunAsync(engine, new Uri(through, "/t/" + token + (steps is null ? "" : "?steps=" + steps)), proxy);
+        return (sessionId, null);
+    }
+
+    /// <summary>
     /// Waits until the customer run's (or the probe run's) findings are exactly <paramref name="expected"/> (they are evaluated just after
     /// ingest), records the scenario's row in the results table either way, and fails with what was found instead.
     /// </summary>

@@ -2,8 +2,10 @@
 // Run test, wait until the page says it is done. Prints one JSON line {engine, userAgent, state, steps} and exits 0;
 // exits 1 with the reason otherwise.
 //
-//   node drive.mjs firefox <url> [timeoutSeconds]   Firefox ESR over WebDriver BiDi (puppeteer-core)
-//   node drive.mjs webkit <url> [timeoutSeconds]    WebKitGTK's MiniBrowser through WebKitWebDriver on a private Xvfb
+//   node drive.mjs firefox <url> [timeoutSeconds] [proxyHost:port]   Firefox ESR over WebDriver BiDi (puppeteer-core)
+//   node drive.mjs webkit <url> [timeoutSeconds]                     WebKitGTK's MiniBrowser through WebKitWebDriver on a private Xvfb
+//
+// A proxy (Firefox only) takes every request, loopback included, as a customer's forward proxy does.
 //
 // Both accept the test's self-signed certificate (acceptInsecureCerts), as Playwright's Chromium is told to.
 import { spawn } from "node:child_process";
@@ -12,7 +14,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const [engine, url, timeoutText] = process.argv.slice(2);
+const [engine, url, timeoutText, proxy] = process.argv.slice(2);
 const timeoutMs = Number(timeoutText ?? "120") * 1000;
 if (!engine || !url) {
   console.error("usage: node drive.mjs firefox|webkit <url> [timeoutSeconds]");
@@ -41,7 +43,21 @@ async function firefox() {
     headless: true,
     acceptInsecureCerts: true,
     userDataDir: profile,
-    extraPrefsFirefox: { "network.proxy.type": 0, "app.update.enabled": false, "browser.shell.checkDefaultBrowser": false },
+    extraPrefsFirefox: {
+      "app.update.enabled": false,
+      "browser.shell.checkDefaultBrowser": false,
+      ...(proxy
+        ? {
+          "network.proxy.type": 1,
+          "network.proxy.http": proxy.split(":")[0],
+          "network.proxy.http_port": Number(proxy.split(":")[1]),
+          "network.proxy.ssl": proxy.split(":")[0],
+          "network.proxy.ssl_port": Number(proxy.split(":")[1]),
+          "network.proxy.no_proxies_on": "",
+          "network.proxy.allow_hijacking_localhost": true,
+        }
+        : { "network.proxy.type": 0 }),
+    },
   });
   try {
     const page = await browser.newPage();
