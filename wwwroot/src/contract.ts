@@ -32,7 +32,7 @@ export interface StepMetricKeys {
   "ws.messages": "largestTextBytes" | "largestBinaryBytes" | "closeCode";
   "ws.close": "clientCloseCode" | "serverCloseCode" | "closeCode";
   "ws.variants": "variants" | "tried" | "working" | "wsOk" | "wssOk" | "closeCode";
-  "ws.idle": "idleSeconds" | "survived" | "diedAfterSeconds" | "closeCode" | "serverLivedSeconds";
+  "ws.idle": "idleSeconds" | "survived" | "diedAfterSeconds" | "closeCode" | "serverLivedSeconds" | "openMs";
   "http.cors": "plainOk" | "credentialedOk";
   "sse": "events" | "expected" | "firstEventMs" | "maxLagMs" | "bursts" | "reconnectMs";
   "longpoll": "cycles" | "heldMs" | "overheadMedianMs" | "overheadMaxMs";

@@ -52,7 +52,7 @@ public static class Contract
         new("ws.messages", StepSource.Client, ["largestTextBytes", "largestBinaryBytes", "closeCode"], "The largest text and binary messages that echo."),
         new("ws.close", StepSource.Client, ["clientCloseCode", "serverCloseCode", "closeCode"], "Close codes in both directions."),
         new("ws.variants", StepSource.Client, ["variants", "tried", "working", "wsOk", "wssOk", "closeCode"], "WebSockets on the portal's other schemes and ports."),
-        new("ws.idle", StepSource.Client, ["idleSeconds", "survived", "diedAfterSeconds", "closeCode", "serverLivedSeconds"], "Whether a quiet WebSocket survives the session's idle period."),
+        new("ws.idle", StepSource.Client, ["idleSeconds", "survived", "diedAfterSeconds", "closeCode", "serverLivedSeconds", "openMs"], "Whether a quiet WebSocket survives the session's idle period."),
         new("http.cors", StepSource.Client, ["plainOk", "credentialedOk"], "Plain and credentialed cross-origin requests."),
         new("sse", StepSource.Client, ["events", "expected", "firstEventMs", "maxLagMs", "bursts", "reconnectMs"], "Server-Sent Events: delay, bursts and reconnection."),
         new("longpoll", StepSource.Client, ["cycles", "heldMs", "overheadMedianMs", "overheadMaxMs"], "Long polling cycles."),

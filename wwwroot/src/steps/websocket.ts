@@ -330,8 +330,11 @@ export function idleStep(idleSeconds: number): Step<typeof Steps.wsIdle> {
     async run(signal): Promise<StepOutcome<typeof Steps.wsIdle>> {
       const url = echoUrl();
       const id = uuid();
+      const started = performance.now();
       try {
         const ws = await open(url, signal);
+        // Timed on its own: a slow open here (after the throughput steps) is not part of the quiet period.
+        const openMs = round(performance.now() - started);
         await roundTrip(ws, `!hello ${id}`, signal);
         const openedAt = Date.now();
         let clientClosedAt: number | null = null;
@@ -354,7 +357,7 @@ export function idleStep(idleSeconds: number): Step<typeof Steps.wsIdle> {
         const diedAfter = survived ? null : idleDeath(openedAt, clientClosedAt ?? Date.now(), server?.livedSeconds ?? null);
         return {
           status: survived ? "pass" : "fail",
-          metrics: { idleSeconds, survived: survived ? 1 : 0, diedAfterSeconds: diedAfter, closeCode, serverLivedSeconds: server?.livedSeconds ?? null },
+          metrics: { idleSeconds, survived: survived ? 1 : 0, diedAfterSeconds: diedAfter, closeCode, serverLivedSeconds: server?.livedSeconds ?? null, openMs },
           detail: { url, serverSaw: server?.how ?? null },
           summary: survived
             ? `A quiet WebSocket survived ${idleSeconds} s.`
