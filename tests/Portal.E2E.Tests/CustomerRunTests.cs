@@ -65,7 +65,7 @@ public sealed class CustomerRunTests() : BrowserTest("e2e")
     }
 
     [Fact]
-    public async Task RunTest_WebSocketMissingInBrowser_ResultStillArrivesOverFallback()
+    public async Task RunTest_WebSocketMissingInBrowser_StepSkippedAsTheBrowsersLimitAndResultArrivesOverFallback()
     {
         var (session, link) = await CreateSessionAsync("No WebSockets Ltd");
         var engineer = await LogInAsync();
@@ -81,12 +81,41 @@ public sealed class CustomerRunTests() : BrowserTest("e2e")
 
         var status = engineer.Locator(".results-grid tr", new() { HasTextString = "ws.echo" }).Locator(".result-status");
         await status.WaitForAsync(new() { Timeout = 5_000 });
-        (await status.InnerTextAsync()).ShouldBe("FAIL", StringCompareShould.IgnoreCase);
+        // A browser without WebSocket cannot test WebSockets: that is the browser's limit, not the network's.
+        (await status.InnerTextAsync()).ShouldBe("SKIPPED", StringCompareShould.IgnoreCase);
         var stored = (await StoredResultsAsync(new Uri(link).Segments[^1])).Where(r => r.Step == "ws.echo").ToList();
         stored.Count.ShouldBe(1);
         stored[0].Transport.ShouldBeOneOf("serversentevents", "longpolling");
-        stored[0].Status.ShouldBe("fail");
-        stored[0].Detail.GetProperty("error").GetString()!.ShouldContain("not available");
+        stored[0].Status.ShouldBe("skipped");
+        stored[0].Detail.GetProperty("unsupported").GetString().ShouldBe("WebSocket");
+        stored[0].Detail.GetProperty("summary").GetString()!.ShouldMatch(@"^Chrome \d+ cannot test this: it has no WebSocket\. Not a problem of your network\.$");
+        // A completed run's findings are final (stored in the transaction that completes it): nothing blames the network.
+        await Eventually.TrueAsync(async () => (await StoredResultsAsync(new Uri(link).Segments[^1])).All(r => r.RunStatus == "completed"), "the run to complete");
+        (await QueryAsync("SELECT count(*) FROM findings WHERE session_id = $1 AND code IN ('websocket-blocked', 'step-failed')", r => r.GetInt64(0), session))[0].ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task RunTest_EventSourceMissingInBrowser_SseSkippedOthersRunAllClear()
+    {
+        var (session, link) = await CreateSessionAsync("Old browser Ltd");
+        var context = await Browser.NewContextAsync();
+        await context.AddInitScriptAsync("delete window.EventSource; window.EventSource = undefined;");
+        var customer = await context.NewPageAsync();
+
+        await customer.GotoAsync(link + "?steps=http.ping,ws.echo,sse,signalr.transports");
+        await customer.GetByRole(AriaRole.Button, new() { Name = "Run test" }).ClickAsync();
+        await customer.Locator("body[data-state=done]").WaitForAsync(new() { Timeout = 30_000 });
+
+        var stored = (await StoredResultsAsync(new Uri(link).Segments[^1])).ToDictionary(r => r.Step);
+        stored["sse"].Status.ShouldBe("skipped");
+        stored["sse"].Detail.GetProperty("unsupported").GetString().ShouldBe("EventSource (Server-Sent Events)");
+        // SignalR's SSE transport is not tried either; the transports the browser has all work.
+        stored["signalr.transports"].Status.ShouldBe("pass");
+        stored["signalr.transports"].Detail.GetProperty("unsupported").EnumerateArray().Select(u => u.GetString()).ShouldBe(["serverSentEvents"]);
+        (await customer.Locator("#steps").InnerTextAsync()).ShouldContain("cannot test this: it has no EventSource");
+        await Eventually.TrueAsync(
+            async () => (await QueryAsync("SELECT code FROM findings WHERE session_id = $1", r => r.GetString(0), session)).SequenceEqual(["all-clear"]),
+            "the run's findings to be all-clear only");
     }
 
 

@@ -1,6 +1,7 @@
 // The shape of a result, shared by the steps, the runner and the reporter. Names and metric keys come from the
 // generated contract (src/contract.ts), so a step that writes a key the portal does not know fails to compile.
 import type { Metrics, Status, StepName } from "./contract";
+import type { Feature } from "./features";
 
 export type { Status } from "./contract";
 
@@ -29,5 +30,7 @@ export interface Step<S extends StepName = StepName> {
   name: S;
   label: string;
   timeoutMs: number;
+  /** What the step needs from the browser; without it the step is skipped as "this browser cannot test it". */
+  needs?: readonly Feature[];
   run(signal: AbortSignal): Promise<StepOutcome<S>>;
 }

@@ -3,6 +3,7 @@ import type { Result, Step, StepOutcome } from "./result";
 import { uuid } from "./ids";
 import type { Reporter } from "./reporter";
 import { UnexpectedAnswer, describe } from "./answer";
+import { browserName, missingFeature } from "./features";
 
 export interface RunView {
   started(step: Step, index: number, total: number): void;
@@ -43,7 +44,17 @@ export async function runSteps(steps: readonly Step[], reporter: Reporter, view:
   view.done(verdict, failed === 0, runId, results);
 }
 
-async function runOne(step: Step): Promise<StepOutcome> {
+export async function runOne(step: Step): Promise<StepOutcome> {
+  const missing = missingFeature(step.needs);
+  if (missing !== null) {
+    const browser = browserName(globalThis.navigator?.userAgent ?? "");
+    return {
+      status: "skipped",
+      metrics: {},
+      detail: { unsupported: missing, browser, reason: "browser" },
+      summary: `${browser} cannot test this: it has no ${missing}. Not a problem of your network.`,
+    };
+  }
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   // A step that misses its abort (a message a proxy swallowed, a socket that never answers) still ends on time.

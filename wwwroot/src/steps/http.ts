@@ -91,6 +91,7 @@ interface BodyLimit { refused: AnswerEvidence; passedBytes: number; refusedBytes
 
 export const uploadStep: Step<typeof Steps.httpUpload> = {
   name: Steps.httpUpload,
+  needs: ["blob"],
   label: "Upload speed",
   timeoutMs: 20_000,
   async run(signal): Promise<StepOutcome<typeof Steps.httpUpload>> {

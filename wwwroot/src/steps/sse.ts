@@ -21,6 +21,7 @@ async function streamAnswer(url: string): Promise<AnswerEvidence | null> {
 
 export const sseStep: Step<typeof Steps.sse> = {
   name: Steps.sse,
+  needs: ["eventSource"],
   label: "Server-Sent Events",
   timeoutMs: 8_000,
   run(signal) {

@@ -115,6 +115,7 @@ async function plainAnswer(): Promise<AnswerEvidence | null> {
 /** Handshake time, 20 echo round trips, and the code of a close the client starts. */
 export const echoStep: Step<typeof Steps.wsEcho> = {
   name: Steps.wsEcho,
+  needs: ["webSocket"],
   label: "WebSocket echo",
   timeoutMs: 10_000,
   async run(signal): Promise<StepOutcome<typeof Steps.wsEcho>> {
@@ -179,6 +180,7 @@ interface VariantOutcome {
 export function variantsStep(origins: readonly string[], skippedReason: string | null = null): Step<typeof Steps.wsVariants> {
   return {
     name: Steps.wsVariants,
+    needs: ["webSocket"],
     label: "WebSocket on other schemes and ports",
     timeoutMs: 5_000 + origins.length * 5_000,
     async run(signal): Promise<StepOutcome<typeof Steps.wsVariants>> {
@@ -251,6 +253,7 @@ export function echoWaitMs(size: number): number {
 /** Text and binary messages of 1 KiB, 64 KiB and 1 MiB: the largest of each that came back. */
 export const messagesStep: Step<typeof Steps.wsMessages> = {
   name: Steps.wsMessages,
+  needs: ["webSocket"],
   label: "WebSocket message sizes",
   timeoutMs: 30_000,
   async run(signal): Promise<StepOutcome<typeof Steps.wsMessages>> {
@@ -291,6 +294,7 @@ export const messagesStep: Step<typeof Steps.wsMessages> = {
 /** A close started by the client and one started by the server: the codes the browser saw. */
 export const closeStep: Step<typeof Steps.wsClose> = {
   name: Steps.wsClose,
+  needs: ["webSocket"],
   label: "WebSocket closing",
   timeoutMs: 8_000,
   async run(signal): Promise<StepOutcome<typeof Steps.wsClose>> {
@@ -325,6 +329,7 @@ export const closeStep: Step<typeof Steps.wsClose> = {
 export function idleStep(idleSeconds: number): Step<typeof Steps.wsIdle> {
   return {
     name: Steps.wsIdle,
+    needs: ["webSocket"],
     label: `WebSocket kept idle for ${idleSeconds} s`,
     timeoutMs: (idleSeconds + 15) * 1000,
     async run(signal): Promise<StepOutcome<typeof Steps.wsIdle>> {
