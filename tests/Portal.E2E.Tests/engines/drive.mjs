@@ -8,6 +8,7 @@
 // A proxy (Firefox only) takes every request, loopback included, as a customer's forward proxy does.
 //
 // Both accept the test's self-signed certificate (acceptInsecureCerts), as Playwright's Chromium is told to.
+// DRIVE_SCREENSHOT=file.png (WebKit) saves what the page looks like when the run is done.
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -117,6 +118,10 @@ async function webkit() {
     while ((await script("return document.body.dataset.state || '';")) !== "done") {
       if (Date.now() > deadline) throw new Error("the run did not finish in time: " + (await script("return document.querySelector('#steps')?.innerText ?? '';")));
       await sleep(250);
+    }
+    if (process.env.DRIVE_SCREENSHOT) {
+      const png = await call("GET", `${s}/screenshot`);
+      (await import("node:fs")).writeFileSync(process.env.DRIVE_SCREENSHOT, Buffer.from(png, "base64"));
     }
     return await script("return { userAgent: navigator.userAgent, state: document.body.dataset.state, steps: document.querySelector('#steps')?.innerText ?? '' };");
   } finally {
