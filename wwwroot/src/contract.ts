@@ -40,6 +40,30 @@ export interface StepMetricKeys {
   "targets": "targets" | "reachable";
 }
 
+/** The detail keys each step's results carry (top level). */
+export interface StepDetailKeys {
+  "env": "userAgent" | "platform" | "languages" | "timeZone" | "cookiesEnabled" | "effectiveType" | "online" | "crossOriginIsolated";
+  "http.ping": "protocol";
+  "http.download": never;
+  "http.upload": never;
+  "ws.echo": "url" | "arrivedAs";
+  "ws.messages": "url" | "failed";
+  "ws.close": "url" | "expected";
+  "ws.variants": "variants";
+  "ws.idle": "url" | "serverSaw";
+  "http.cors": "origin" | "plainError" | "credentialedError";
+  "sse": never;
+  "longpoll": never;
+  "signalr.transports": "working" | "errors" | "unsupported";
+  "targets": "rows";
+}
+
+/** Detail keys every result may carry. */
+export type CommonDetailKey = "summary" | "error" | "unexpected" | "reason" | "unsupported" | "browser" | "target";
+
+/** The detail of a step's result: only its own keys (and the common ones). */
+export type Detail<S extends StepName = StepName> = { [K in StepDetailKeys[S] | CommonDetailKey]?: unknown };
+
 /** Metric keys every result may carry. */
 export type CommonMetricKey = "durationMs" | "answerStatus";
 

@@ -1,6 +1,6 @@
 // The shape of a result, shared by the steps, the runner and the reporter. Names and metric keys come from the
 // generated contract (src/contract.ts), so a step that writes a key the portal does not know fails to compile.
-import type { Metrics, Status, StepName } from "./contract";
+import type { Detail, Metrics, Status, StepName } from "./contract";
 import type { Feature } from "./features";
 
 export type { Status } from "./contract";
@@ -9,7 +9,7 @@ export type { Status } from "./contract";
 export interface StepOutcome<S extends StepName = StepName> {
   status: Status;
   metrics: Metrics<S>;
-  detail: Record<string, unknown>;
+  detail: Detail<S>;
   /** One plain sentence for the customer. */
   summary: string;
 }
@@ -21,7 +21,7 @@ export interface Result {
   step: StepName;
   status: Status;
   metrics: Metrics;
-  detail: Record<string, unknown>;
+  detail: Detail;
   clientTime: string;
 }
 

@@ -13,12 +13,13 @@ public enum StepSource
     Probe,
 }
 
-/// <summary>One step of the contract: its name, who produces it, and the metric keys its results carry.</summary>
+/// <summary>One step of the contract: its name, who produces it, and the metric and detail keys its results carry.</summary>
 /// <param name="Name">The step name on the wire, e.g. <c>ws.echo</c>.</param>
 /// <param name="Source">Who produces it.</param>
 /// <param name="Metrics">The numbers its results carry (besides <see cref="Contract.CommonMetrics"/>).</param>
 /// <param name="Meaning">What the step measures, in one sentence.</param>
-public sealed record StepContract(string Name, StepSource Source, IReadOnlyList<string> Metrics, string Meaning);
+/// <param name="Detail">The top-level detail keys its results carry (besides <see cref="Contract.CommonDetail"/>).</param>
+public sealed record StepContract(string Name, StepSource Source, IReadOnlyList<string> Metrics, string Meaning, IReadOnlyList<string> Detail);
 
 /// <summary>
 /// The one catalogue of what crosses the wire between the test kit, the portal's probes and the rules: step names and
@@ -32,6 +33,13 @@ public static class Contract
     public static readonly IReadOnlyList<string> CommonMetrics = ["durationMs", "answerStatus"];
 
     /// <summary>
+    /// Detail keys every result may carry: the plain-words summary; the error text and the unexpected answer a step
+    /// met; why a step was skipped (<c>reason</c>) or that the browser lacks what it needs (<c>unsupported</c>,
+    /// <c>browser</c>); the target a probe aimed at.
+    /// </summary>
+    public static readonly IReadOnlyList<string> CommonDetail = ["summary", "error", "unexpected", "reason", "unsupported", "browser", "target"];
+
+    /// <summary>
     /// Metric keys a rule reads that no step carries yet: <c>slow-network</c> reads <c>lossPercent</c>, which only a
     /// packet-loss measurement (through TURN, not built yet) can give. Listed so that the gap is written down, not hidden.
     /// </summary>
@@ -41,35 +49,35 @@ public static class Contract
     public static readonly IReadOnlyList<StepContract> Steps =
     [
         new("env", StepSource.Client, ["clockSkewMs", "clockUncertaintyMs", "screenWidth", "screenHeight", "devicePixelRatio", "downlinkMbps", "effectiveRttMs", "timerResolutionMs"],
-            "The browser, its clock against the portal's, and what it says of its network."),
+            "The browser, its clock against the portal's, and what it says of its network.", ["userAgent", "platform", "languages", "timeZone", "cookiesEnabled", "effectiveType", "online", "crossOriginIsolated"]),
         new("http.ping", StepSource.Client, ["samples", "rttMinMs", "rttMedianMs", "rttP90Ms", "rttMaxMs", "jitterMs"],
-            "HTTP round trips to the portal."),
-        new("http.download", StepSource.Client, ["mbps", "bytes", "ms", "totalBytes"], "Download throughput."),
+            "HTTP round trips to the portal.", ["protocol"]),
+        new("http.download", StepSource.Client, ["mbps", "bytes", "ms", "totalBytes"], "Download throughput.", []),
         new("http.upload", StepSource.Client, ["mbps", "bytes", "ms", "totalBytes", "bodyLimitPassedBytes", "bodyLimitRefusedBytes", "refusedStatus"],
-            "Upload throughput, and the request-body limit on the way when uploads are refused."),
+            "Upload throughput, and the request-body limit on the way when uploads are refused.", []),
         new(KnownSteps.WebSocketEcho, StepSource.Client, ["openMs", "samples", "rttMinMs", "rttMedianMs", "rttP90Ms", "rttMaxMs", "jitterMs", "closeCode", "upgradeHeadersPresent"],
-            "A WebSocket to the portal's echo endpoint: open time and echo round trips."),
-        new("ws.messages", StepSource.Client, ["largestTextBytes", "largestBinaryBytes", "closeCode"], "The largest text and binary messages that echo."),
-        new("ws.close", StepSource.Client, ["clientCloseCode", "serverCloseCode", "closeCode"], "Close codes in both directions."),
-        new("ws.variants", StepSource.Client, ["variants", "tried", "working", "wsOk", "wssOk", "closeCode"], "WebSockets on the portal's other schemes and ports."),
-        new("ws.idle", StepSource.Client, ["idleSeconds", "survived", "diedAfterSeconds", "closeCode", "serverLivedSeconds", "openMs"], "Whether a quiet WebSocket survives the session's idle period."),
-        new("http.cors", StepSource.Client, ["plainOk", "credentialedOk"], "Plain and credentialed cross-origin requests."),
-        new("sse", StepSource.Client, ["events", "expected", "firstEventMs", "maxLagMs", "bursts", "reconnectMs"], "Server-Sent Events: delay, bursts and reconnection."),
-        new("longpoll", StepSource.Client, ["cycles", "heldMs", "overheadMedianMs", "overheadMaxMs"], "Long polling cycles."),
-        new("signalr.transports", StepSource.Client, ["working", "webSocketsMs", "serverSentEventsMs", "longPollingMs"], "Which SignalR transports connect."),
-        new("targets", StepSource.Client, ["targets", "reachable"], "The session's own targets, from the browser."),
+            "A WebSocket to the portal's echo endpoint: open time and echo round trips.", ["url", "arrivedAs"]),
+        new("ws.messages", StepSource.Client, ["largestTextBytes", "largestBinaryBytes", "closeCode"], "The largest text and binary messages that echo.", ["url", "failed"]),
+        new("ws.close", StepSource.Client, ["clientCloseCode", "serverCloseCode", "closeCode"], "Close codes in both directions.", ["url", "expected"]),
+        new("ws.variants", StepSource.Client, ["variants", "tried", "working", "wsOk", "wssOk", "closeCode"], "WebSockets on the portal's other schemes and ports.", ["variants"]),
+        new("ws.idle", StepSource.Client, ["idleSeconds", "survived", "diedAfterSeconds", "closeCode", "serverLivedSeconds", "openMs"], "Whether a quiet WebSocket survives the session's idle period.", ["url", "serverSaw"]),
+        new("http.cors", StepSource.Client, ["plainOk", "credentialedOk"], "Plain and credentialed cross-origin requests.", ["origin", "plainError", "credentialedError"]),
+        new("sse", StepSource.Client, ["events", "expected", "firstEventMs", "maxLagMs", "bursts", "reconnectMs"], "Server-Sent Events: delay, bursts and reconnection.", []),
+        new("longpoll", StepSource.Client, ["cycles", "heldMs", "overheadMedianMs", "overheadMaxMs"], "Long polling cycles.", []),
+        new("signalr.transports", StepSource.Client, ["working", "webSocketsMs", "serverSentEventsMs", "longPollingMs"], "Which SignalR transports connect.", ["working", "errors", "unsupported"]),
+        new("targets", StepSource.Client, ["targets", "reachable"], "The session's own targets, from the browser.", ["rows"]),
         new(KnownSteps.ServerConnection, StepSource.Server, ["httpVersion", "foreignProxyHeaders", "frontProxy", "tls", "sniSent", "fingerprintFitsBrowser", "upgradeHeadersPresent"],
-            "What the portal saw of the page's own connection."),
-        new(KnownSteps.ServerRefusal, StepSource.Server, [RefusalReasons.StatusMetric], "A refusal of the portal's own on the run's path."),
-        new("probe.target", StepSource.Probe, ["blocked"], "A target the address guard did not let the portal probe."),
-        new("probe.dns", StepSource.Probe, ["a", "aaaa", "aMs", "aaaaMs"], "DNS of the target."),
-        new("probe.tcp", StepSource.Probe, ["ipv4ConnectMs", "ipv6ConnectMs", "connected", "attempted"], "TCP connects to the target's addresses."),
-        new("probe.tls", StepSource.Probe, ["sniOk", "noSniOk", "sniRequired", "stalled", "handshakeMs", "certificateValid", "certificateDaysLeft"], "TLS with and without SNI, and the certificate."),
-        new("probe.http", StepSource.Probe, ["status", "ttfbMs", "redirects", "hsts"], "An HTTP GET, redirects followed by hand."),
-        new("probe.ws", StepSource.Probe, ["status", "upgraded", "acceptValid", "upgradeMs", "echoMs", "upgradeHeadersInReply"], "The WebSocket upgrade and an echo."),
-        new("probe.ws.idle", StepSource.Probe, ["idleSeconds", "survived", "diedAfterSeconds"], "Whether an upgraded WebSocket survives the idle period."),
-        new("probe.sse", StepSource.Probe, ["status", "firstEventMs", "maxLagMs", "events", "expected", "bursts"], "Server-Sent Events through the portal's public origin (deployment check)."),
-        new("probe.upload", StepSource.Probe, ["status", "bytes", "ms", "mbps"], "A 2 MiB upload through the portal's public origin (deployment check)."),
+            "What the portal saw of the page's own connection.", ["clientAddress", "pageOrigin", "originHeader", "host", "localPort", "frontProxy", "frontProxyEvidence", "frontProxyHeaders", "deploymentProblems", "peerAddress", "viaTrustedProxy", "httpProtocol", "transport", "proxyHeaders", "foreignProxyHeaders", "upgradeHeader", "connectionHeader", "webSocketOverHttp2", "tlsProtocol", "tlsCipher", "alpn", "sniSent", "serverName", "alpnOffered", "ja4", "browserFamily", "expectedTlsStack", "observedTlsStack", "fingerprintFitsBrowser", "fingerprintNote", "userAgent"]),
+        new(KnownSteps.ServerRefusal, StepSource.Server, [RefusalReasons.StatusMetric], "A refusal of the portal's own on the run's path.", ["transport"]),
+        new("probe.target", StepSource.Probe, ["blocked"], "A target the address guard did not let the portal probe.", []),
+        new("probe.dns", StepSource.Probe, ["a", "aaaa", "aMs", "aaaaMs"], "DNS of the target.", ["ipv4", "ipv6", "literal"]),
+        new("probe.tcp", StepSource.Probe, ["ipv4ConnectMs", "ipv6ConnectMs", "connected", "attempted"], "TCP connects to the target's addresses.", ["attempts"]),
+        new("probe.tls", StepSource.Probe, ["sniOk", "noSniOk", "sniRequired", "stalled", "handshakeMs", "certificateValid", "certificateDaysLeft"], "TLS with and without SNI, and the certificate.", ["address", "withSni", "withoutSni", "protocol", "cipher", "alpn", "certificate", "certificateProblems", "outcome"]),
+        new("probe.http", StepSource.Probe, ["status", "ttfbMs", "redirects", "hsts"], "An HTTP GET, redirects followed by hand.", ["hops", "headers", "blockedReason"]),
+        new("probe.ws", StepSource.Probe, ["status", "upgraded", "acceptValid", "upgradeMs", "echoMs", "upgradeHeadersInReply"], "The WebSocket upgrade and an echo.", ["statusLine", "upgradeHeader", "connectionHeader", "acceptValid", "server", "via", "location", "echoed"]),
+        new("probe.ws.idle", StepSource.Probe, ["idleSeconds", "survived", "diedAfterSeconds"], "Whether an upgraded WebSocket survives the idle period.", ["cutBy"]),
+        new("probe.sse", StepSource.Probe, ["status", "firstEventMs", "maxLagMs", "events", "expected", "bursts"], "Server-Sent Events through the portal's public origin (deployment check).", ["url", "contentType", "headers"]),
+        new("probe.upload", StepSource.Probe, ["status", "bytes", "ms", "mbps"], "A 2 MiB upload through the portal's public origin (deployment check).", ["url", "contentType", "headers", "body"]),
     ];
 
     /// <summary>How a result reached the portal, as stored in its <c>transport</c>.</summary>

@@ -32,6 +32,18 @@ public sealed partial class ContractTests
     }
 
     [Fact]
+    public void Diagnoser_EveryDetailKeyItReads_IsInTheCatalogue()
+    {
+        var source = File.ReadAllText(Path.Combine(Root, "src", "Portal.Core", "Diagnosis", "Diagnoser.cs"));
+        var known = Contract.Steps.SelectMany(s => s.Detail).Concat(Contract.CommonDetail).ToHashSet(StringComparer.Ordinal);
+
+        var read = DetailRead().Matches(source).Select(m => m.Groups[1].Value).Distinct().ToList();
+
+        read.ShouldContain("deploymentProblems");
+        read.Where(k => !known.Contains(k)).ShouldBeEmpty();
+    }
+
+    [Fact]
     public void RulesAndProbes_EveryStepTheyName_IsInTheCatalogue()
     {
         // Step names written in the rules and the probes: one misspelt or renamed is a rule that never fires.
@@ -95,6 +107,18 @@ public sealed partial class ContractTests
         }
 
         text.Append("}\n\n");
+        text.Append("/** The detail keys each step's results carry (top level). */\n");
+        text.Append("export interface StepDetailKeys {\n");
+        foreach (var step in Contract.Steps.Where(s => s.Source == StepSource.Client))
+        {
+            text.Append("  \"").Append(step.Name).Append("\": ").Append(step.Detail.Count == 0 ? "never" : string.Join(" | ", step.Detail.Select(m => $"\"{m}\""))).Append(";\n");
+        }
+
+        text.Append("}\n\n");
+        text.Append("/** Detail keys every result may carry. */\n");
+        text.Append("export type CommonDetailKey = ").Append(string.Join(" | ", Contract.CommonDetail.Select(m => $"\"{m}\""))).Append(";\n\n");
+        text.Append("/** The detail of a step's result: only its own keys (and the common ones). */\n");
+        text.Append("export type Detail<S extends StepName = StepName> = { [K in StepDetailKeys[S] | CommonDetailKey]?: unknown };\n\n");
         text.Append("/** Metric keys every result may carry. */\n");
         text.Append("export type CommonMetricKey = ").Append(string.Join(" | ", Contract.CommonMetrics.Select(m => $"\"{m}\""))).Append(";\n\n");
         text.Append("/** The metrics of a step's result: only its own keys (and the common ones). */\n");
@@ -135,11 +159,13 @@ public sealed partial class ContractTests
         text.Append("Every result may also carry ").Append(string.Join(", ", Contract.CommonMetrics.Select(m => $"`{m}`"))).Append(".\n\n");
         text.Append("Read by a rule but carried by no step yet: ").Append(string.Join(", ", Contract.PlannedMetrics.Select(m => $"`{m}`")))
             .Append(" (`slow-network`'s loss; only a packet-loss measurement through TURN can give it).\n\n");
-        text.Append("| step | from | metrics | what it measures |\n|---|---|---|---|\n");
+        text.Append("Every result's detail may also carry ").Append(string.Join(", ", Contract.CommonDetail.Select(m => $"`{m}`"))).Append(".\n\n");
+        text.Append("| step | from | metrics | detail | what it measures |\n|---|---|---|---|---|\n");
         foreach (var step in Contract.Steps)
         {
             text.Append("| `").Append(step.Name).Append("` | ").Append(step.Source.ToString().ToLowerInvariant()).Append(" | ")
-                .Append(string.Join(", ", step.Metrics.Select(m => $"`{m}`"))).Append(" | ").Append(step.Meaning).Append(" |\n");
+                .Append(string.Join(", ", step.Metrics.Select(m => $"`{m}`"))).Append(" | ")
+                .Append(step.Detail.Count == 0 ? "–" : string.Join(", ", step.Detail.Select(m => $"`{m}`"))).Append(" | ").Append(step.Meaning).Append(" |\n");
         }
 
         return text.ToString();
@@ -158,6 +184,9 @@ public sealed partial class ContractTests
 
     [GeneratedRegex("""\.Number\("([A-Za-z0-9]+)"\)""")]
     private static partial Regex NumberRead();
+
+    [GeneratedRegex("""\.(?:Text|Strings|Flag|Keys)\("([A-Za-z0-9]+)"\)""")]
+    private static partial Regex DetailRead();
 
     [GeneratedRegex("\"((?:env|sse|longpoll|targets|(?:http|ws|signalr|server|probe)\\.[a-z]+(?:\\.[a-z]+)?))\"")]
     private static partial Regex StepLiteral();
