@@ -721,6 +721,19 @@ public static class Diagnoser
             evidence.Add(Cite(http, ("status", http.Number("status")), ("ttfbMs", http.Number("ttfbMs"))));
         }
 
+        // The deployment check's own paths through the portal's public origin.
+        if (Latest(results, "probe.sse") is { Worked: true } sseProbe && sseProbe.Number("firstEventMs") is { } firstEvent)
+        {
+            facts.Add($"Server-Sent Events arrive unbuffered (first after {Ms(firstEvent)})");
+            evidence.Add(Cite(sseProbe, ("firstEventMs", firstEvent), ("maxLagMs", sseProbe.Number("maxLagMs"))));
+        }
+
+        if (Latest(results, "probe.upload") is { Worked: true } uploadProbe && uploadProbe.Number("bytes") is { } uploaded)
+        {
+            facts.Add($"a {Bytes(uploaded)} upload passes");
+            evidence.Add(Cite(uploadProbe, ("bytes", uploaded), ("ms", uploadProbe.Number("ms"))));
+        }
+
         if (results.Any(r => r.Step == "probe.tls"))
         {
             facts.Add("TLS and certificates of the probed targets are in order");

@@ -694,6 +694,21 @@ public class DiagnoserTests
     }
 
     [Fact]
+    public void Evaluate_DeploymentCheckAllFine_AllClearNamesTheSseAndUploadPaths()
+    {
+        List<Observation> run =
+        [
+            R("probe.sse", "pass", new { status = 200, firstEventMs = 15.2, maxLagMs = 20.5, events = 10, expected = 10, bursts = 0 }, new { target = "http://portal.example/" }, "server", "probe"),
+            R("probe.upload", "pass", new { status = 200, bytes = 2097152, ms = 16 }, new { target = "http://portal.example/" }, "server", "probe"),
+        ];
+
+        var summary = Single(run, FindingCodes.AllClear).Summary;
+
+        summary.ShouldContain("Server-Sent Events arrive unbuffered (first after 15.2 ms)");
+        summary.ShouldContain("a 2 MiB upload passes");
+    }
+
+    [Fact]
     public void Evaluate_DeploymentCheckSseLate_SseBuffered()
     {
         List<Observation> run =
