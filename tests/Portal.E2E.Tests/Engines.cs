@@ -25,7 +25,16 @@ public static class Engines
         var output = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(200));
-        await process.WaitForExitAsync(deadline.Token);
+        try
+        {
+            await process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // A hung driver must not leave its browser, Xvfb or WebDriver behind for the tests after it.
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"drive.mjs {engine} did not finish within 200 s: {await errors}");
+        }
         process.ExitCode.ShouldBe(0, $"drive.mjs {engine} failed: {await errors}");
         return JsonDocument.Parse((await output).Trim().Split('\n')[^1]).RootElement.Clone();
     }

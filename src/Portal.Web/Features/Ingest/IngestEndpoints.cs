@@ -45,15 +45,12 @@ public static class IngestEndpoints
             .AddEndpointFilter(async (context, next) =>
             {
                 var http = context.HttpContext;
-                if (http.RequestServices.GetRequiredService<LinkBudget>().TryTake(CustomerLinkAuthenticationHandler.SessionOf(http.User)))
+                if (await http.RequestServices.GetRequiredService<LinkBudget>().TryTakeAsync(CustomerLinkAuthenticationHandler.SessionOf(http.User), "http"))
                 {
                     return await next(context);
                 }
 
                 // 429 with a reason (not a bare 503): the client is asked to slow down; the server is fine.
-                await http.RequestServices.GetRequiredService<PortalRefusals>().RecordAsync(
-                    CustomerLinkAuthenticationHandler.SessionOf(http.User), null, RefusalReasons.LinkBudget, StatusCodes.Status429TooManyRequests,
-                    LinkBudget.Refusal(http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<PortalOptions>>().CurrentValue), "http", CancellationToken.None);
                 http.Response.Headers.RetryAfter = ((int)LinkBudget.Window.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
                 return TypedResults.Problem(title: "Too many messages for this link.", detail: "Slow down and retry after a minute.", statusCode: StatusCodes.Status429TooManyRequests);
             });
