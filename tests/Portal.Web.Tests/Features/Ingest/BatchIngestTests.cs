@@ -92,24 +92,53 @@ public sealed class BatchIngestTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task RunClaimedByTwoSessionsInOneBatch_OnlyItsOwnerStores()
+    public async Task RunClaimedByTwoSessionsAtOnce_OnlyTheSessionThatCreatedItStores()
+    {
+        var a = await CreateSessionAsync();
+        var b = await CreateSessionAsync();
+        var run = Guid.NewGuid();
+
+        // Both sessions name the same new run at the same moment, queued behind one another so they share batches. Four
+        // writers take from the queue at once, so which session's insert commits first is not decided by queue order:
+        // whichever creates the run owns it, and not one result of the other session may land in it.
+        var calls = Enumerable.Range(0, 51).Select(_ => (Session: a, Task: _ingest.IngestAsync(a, Submission(run), ResultSource.Client, "websockets", null, default)))
+            .Concat(Enumerable.Range(0, 50).Select(_ => (Session: b, Task: _ingest.IngestAsync(b, Submission(run), ResultSource.Client, "websockets", null, default))))
+            .ToArray();
+        _writersStart.SetResult();
+        await Task.WhenAll(calls.Select(c => c.Task));
+
+        var owner = await OwnerAsync(run);
+        owner.ShouldBeOneOf(a, b);
+        calls.Where(c => c.Session == owner).ShouldAllBe(c => c.Task.Result == IngestOutcome.Stored);
+        calls.Where(c => c.Session != owner).ShouldAllBe(c => c.Task.Result == IngestOutcome.ForeignRun);
+        (await ScalarAsync("SELECT count(*) FROM results WHERE run_id = $1 AND session_id = $2", run, owner)).ShouldBe(calls.Count(c => c.Session == owner));
+        (await ScalarAsync("SELECT count(*) FROM results WHERE session_id = $1", owner == a ? b : a)).ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task RunOfAnotherSession_LaterResultsOfTheIntruder_AreRefused()
     {
         var owner = await CreateSessionAsync();
-        var other = await CreateSessionAsync();
+        var intruder = await CreateSessionAsync();
         var run = Guid.NewGuid();
-        var first = _ingest.IngestAsync(owner, Submission(run), ResultSource.Client, "websockets", null, default);
-
-        // The owner's first result creates the run; everything queued behind it, both sessions' results, shares batches.
-        var mine = Enumerable.Range(0, 50).Select(_ => _ingest.IngestAsync(owner, Submission(run), ResultSource.Client, "websockets", null, default)).ToArray();
-        var theirs = Enumerable.Range(0, 50).Select(_ => _ingest.IngestAsync(other, Submission(run), ResultSource.Client, "websockets", null, default)).ToArray();
         _writersStart.SetResult();
+        (await _ingest.IngestAsync(owner, Submission(run), ResultSource.Client, "websockets", null, default)).ShouldBe(IngestOutcome.Stored);
 
-        (await first).ShouldBe(IngestOutcome.Stored);
+        var mine = Enumerable.Range(0, 50).Select(_ => _ingest.IngestAsync(owner, Submission(run), ResultSource.Client, "websockets", null, default)).ToArray();
+        var theirs = Enumerable.Range(0, 50).Select(_ => _ingest.IngestAsync(intruder, Submission(run), ResultSource.Client, "websockets", null, default)).ToArray();
 
         (await Task.WhenAll(mine)).ShouldAllBe(o => o == IngestOutcome.Stored);
         (await Task.WhenAll(theirs)).ShouldAllBe(o => o == IngestOutcome.ForeignRun);
+        (await OwnerAsync(run)).ShouldBe(owner);
         (await ScalarAsync("SELECT count(*) FROM results WHERE run_id = $1 AND session_id = $2", run, owner)).ShouldBe(51);
-        (await ScalarAsync("SELECT count(*) FROM results WHERE session_id = $1", other)).ShouldBe(0);
+        (await ScalarAsync("SELECT count(*) FROM results WHERE session_id = $1", intruder)).ShouldBe(0);
+    }
+
+    private async Task<Guid> OwnerAsync(Guid run)
+    {
+        await using var command = _data.CreateCommand("SELECT session_id FROM runs WHERE id = $1");
+        command.Parameters.Add(new() { Value = run });
+        return (Guid)(await command.ExecuteScalarAsync())!;
     }
 
     [Fact]
