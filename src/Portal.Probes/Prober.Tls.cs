@@ -16,33 +16,80 @@ public sealed partial class Prober
         var best = withSni.Completed ? withSni : withoutSni?.Completed == true ? withoutSni : withSni;
         var sniRequired = named && withSni.Completed && withoutSni is { Completed: false };
         var stalled = withSni.Stalled || withoutSni?.Stalled == true;
-        var problems = best.Certificate?.Problems ?? [];
+        var completed = withSni.Completed || withoutSni?.Completed == true;
+
+        // What the server speaks, asked the way testssl.sh asks: a server that never answers a ClientHello or refuses
+        // TCP is not asked again.
+        var tcpFailed = withSni.Error?.StartsWith("TCP:", StringComparison.Ordinal) == true;
+        var offer = stalled || tcpFailed ? null : await ScanAsync(target, address, named, cancellationToken);
+        var sent = best.Sent ?? (completed ? null : offer?.Certificate?.Certificates);
+        var certificate = sent is { Count: > 0 }
+            ? CertificateReport.From(sent, target.Host, _trustStore, offer?.Certificate?.OcspStapled, IsPublicRoot)
+            : null;
+        var problems = certificate?.Problems ?? [];
+        var verdict = certificate is null ? "" : problems.Count == 0
+            ? " The certificate is valid."
+            : $" The certificate is not valid: {string.Join(", ", problems)}.";
 
         string status;
         string summary;
-        if (!withSni.Completed && withoutSni?.Completed != true)
+        string outcome;
+        if (!completed && stalled)
         {
             status = "fail";
-            summary = withSni.Stalled
-                ? $"TCP connected, but the TLS handshake did not complete within {_options.HandshakeTimeout.TotalSeconds:0} s: the server never answered the ClientHello."
-                : $"The TLS handshake failed: {withSni.Error}.";
+            outcome = "tls-handshake-stalled";
+            summary = $"TCP connected, but the TLS handshake did not complete within {_options.HandshakeTimeout.TotalSeconds:0} s: the server never answered the ClientHello.";
+        }
+        else if (!completed && offer is { BrowsersConnect: true })
+        {
+            // The portal's own TLS library could not finish what a browser's hello starts: the probe's limit, not the server's.
+            status = problems.Count == 0 ? "pass" : "warn";
+            outcome = problems.Count == 0 ? "ok" : "certificate-problem";
+            summary = $"The server answers a browser's ClientHello ({offer.Protocols[^1]}); the portal's own TLS client could not complete the handshake ({withSni.Error}), a limit of the probe, not of the server.{verdict}";
+        }
+        else if (!completed && offer is { NothingAccepted: false } && offer.Protocols.All(p => p is "TLSv1.0" or "TLSv1.1"))
+        {
+            status = "fail";
+            outcome = "tls-obsolete-protocol";
+            summary = $"The server speaks only {string.Join(" and ", offer.Protocols)}: Chrome, Firefox, Edge and Safari refuse it (TLS 1.2 is the oldest version they accept).{verdict}";
+        }
+        else if (!completed && offer is { NothingAccepted: false })
+        {
+            status = "fail";
+            outcome = "tls-no-browser-cipher";
+            summary = $"The server speaks {string.Join(" and ", offer.Protocols)}, but only with cipher suites browsers no longer offer ({string.Join(", ", offer.Families.DefaultIfEmpty("none the probe knows"))}): Chrome, Firefox, Edge and Safari cannot connect.{verdict}";
+        }
+        else if (!completed)
+        {
+            status = "fail";
+            outcome = "tls-failed";
+            summary = $"The TLS handshake failed: {withSni.Error}{(offer?.FirstRefusal is { } refusal ? $"; the server answered every ClientHello with {refusal}" : "")}.";
         }
         else if (sniRequired)
         {
             status = "warn";
+            outcome = "sni-required";
             summary = $"TLS works only with SNI: without a server name the handshake {(withoutSni!.Stalled ? "stalled" : "failed")} ({withoutSni.Error}). Clients that do not send SNI cannot connect.";
         }
         else if (problems.Count > 0)
         {
             status = "warn";
+            outcome = "certificate-problem";
             summary = $"TLS completes, but the certificate is not valid: {string.Join(", ", problems)}.";
         }
         else
         {
             status = "pass";
+            outcome = "ok";
             summary = $"TLS completes ({best.Protocol}, {best.Cipher}) and the certificate is valid for {target.Host}.";
         }
 
+        if (offer?.Obsolete is { Count: > 0 } obsolete && outcome is "ok" or "certificate-problem" or "sni-required")
+        {
+            summary += $" The server still accepts {string.Join(", ", obsolete)}; browsers use something better.";
+        }
+
+        int? Speaks(string protocol) => offer is null ? null : offer.Protocols.Contains(protocol) ? 1 : 0;
         return Result(
             "probe.tls", status,
             new()
@@ -52,8 +99,14 @@ public sealed partial class Prober
                 ["sniRequired"] = sniRequired ? 1 : 0,
                 ["stalled"] = stalled ? 1 : 0,
                 ["handshakeMs"] = best.Completed ? best.Milliseconds : null,
-                ["certificateValid"] = best.Certificate is null ? null : problems.Count == 0 ? 1 : 0,
-                ["certificateDaysLeft"] = best.Certificate?.DaysLeft,
+                ["certificateValid"] = certificate is null ? null : problems.Count == 0 ? 1 : 0,
+                ["certificateDaysLeft"] = certificate?.DaysLeft,
+                ["tls10"] = Speaks("TLSv1.0"),
+                ["tls11"] = Speaks("TLSv1.1"),
+                ["tls12"] = Speaks("TLSv1.2"),
+                ["tls13"] = Speaks("TLSv1.3"),
+                ["browsersConnect"] = offer is null ? null : offer.BrowsersConnect || completed ? 1 : 0,
+                ["obsoleteOffered"] = offer?.Obsolete.Count,
             },
             target,
             new()
@@ -64,12 +117,26 @@ public sealed partial class Prober
                 ["protocol"] = best.Protocol,
                 ["cipher"] = best.Cipher,
                 ["alpn"] = best.Alpn,
-                ["certificate"] = best.Certificate?.Describe(),
+                ["certificate"] = certificate?.Describe(),
                 ["certificateProblems"] = problems,
-                ["outcome"] = stalled && !withSni.Completed ? "tls-handshake-stalled" : sniRequired ? "sni-required" : problems.Count > 0 ? "certificate-problem" : status == "pass" ? "ok" : "tls-failed",
+                ["protocols"] = offer?.Protocols,
+                ["cipherFamilies"] = offer?.Families,
+                ["obsolete"] = offer?.Obsolete,
+                ["hellos"] = offer?.Answers,
+                ["outcome"] = outcome,
             },
             summary);
     }
+
+    private bool IsPublicRoot(X509Certificate2 root) => SystemRoots.Value.Contains(root.Thumbprint);
+
+    // The system's roots, read once: a chain ending in one of them is publicly trusted.
+    private static readonly Lazy<HashSet<string>> SystemRoots = new(() =>
+    {
+        using var store = new X509Store(StoreName.Root, StoreLocation.LocalMachine);
+        store.Open(OpenFlags.ReadOnly);
+        return [.. store.Certificates.Select(c => c.Thumbprint)];
+    });
 
     /// <summary>One TLS handshake on a fresh connection, closed with close_notify and FIN afterwards, or released when it stalls.</summary>
     private async Task<Handshake> HandshakeAsync(ProbeTarget target, IPAddress address, bool sni, CancellationToken cancellationToken)
@@ -80,25 +147,27 @@ public sealed partial class Prober
             return new Handshake(sni, false, false, $"TCP: {error}", 0, null, null, null, null);
         }
 
-        CertificateReport? certificate = null;
+        List<X509Certificate2>? sent = null;
         var options = new SslClientAuthenticationOptions
         {
+            // A browser's suites, CBC ones included: a server every browser reaches must not fail the probe's handshake.
+            CipherSuitesPolicy = TlsSuites.ProbePolicy,
             // An empty target host sends no server_name extension.
             TargetHost = sni ? target.Host : string.Empty,
             ApplicationProtocols = target.IsWebSocket ? [SslApplicationProtocol.Http11] : [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11],
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-            RemoteCertificateValidationCallback = (_, cert, chain, errors) =>
+            RemoteCertificateValidationCallback = (_, cert, chain, _) =>
             {
-                certificate = cert is null ? null : CertificateReport.From(new X509Certificate2(cert), chain, errors, target.Host);
+                // The certificates as the server sent them (the stack puts them in the chain's extra store); judged afterwards.
+                if (cert is not null)
+                {
+                    var leaf = X509CertificateLoader.LoadCertificate(cert.GetRawCertData());
+                    sent = [leaf, .. (chain?.ChainPolicy.ExtraStore.Cast<X509Certificate2>() ?? []).Where(c => c.Thumbprint != leaf.Thumbprint)];
+                }
+
                 return true;
             },
         };
-        if (_trustStore is not null)
-        {
-            var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
-            policy.CustomTrustStore.AddRange(_trustStore);
-            options.CertificateChainPolicy = policy;
-        }
 
         var stream = new NetworkStream(socket, ownsSocket: false);
         var ssl = new SslStream(stream, leaveInnerStreamOpen: true);
@@ -110,7 +179,7 @@ public sealed partial class Prober
             await ssl.AuthenticateAsClientAsync(options, timeout.Token);
             var ms = Connections.Elapsed(started);
             var result = new Handshake(sni, true, false, null, ms, ssl.SslProtocol.ToString(), ssl.NegotiatedCipherSuite.ToString(),
-                ssl.NegotiatedApplicationProtocol.Protocol.IsEmpty ? null : ssl.NegotiatedApplicationProtocol.ToString(), certificate);
+                ssl.NegotiatedApplicationProtocol.Protocol.IsEmpty ? null : ssl.NegotiatedApplicationProtocol.ToString(), sent);
             try
             {
                 await ssl.ShutdownAsync();
@@ -128,7 +197,7 @@ public sealed partial class Prober
         }
         catch (Exception ex) when (ex is AuthenticationException or IOException or System.ComponentModel.Win32Exception)
         {
-            return new Handshake(sni, false, false, Describe(ex), Connections.Elapsed(started), null, null, null, certificate);
+            return new Handshake(sni, false, false, Describe(ex), Connections.Elapsed(started), null, null, null, sent);
         }
         finally
         {
@@ -149,7 +218,7 @@ public sealed partial class Prober
         return inner == ex ? ex.Message : $"{ex.Message} ({inner.Message})";
     }
 
-    private sealed record Handshake(bool Sni, bool Completed, bool Stalled, string? Error, double Milliseconds, string? Protocol, string? Cipher, string? Alpn, CertificateReport? Certificate)
+    private sealed record Handshake(bool Sni, bool Completed, bool Stalled, string? Error, double Milliseconds, string? Protocol, string? Cipher, string? Alpn, IReadOnlyList<X509Certificate2>? Sent)
     {
         public Dictionary<string, object?> Describe() => new()
         {

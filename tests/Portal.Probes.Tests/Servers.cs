@@ -72,7 +72,10 @@ internal sealed class LoopbackServer : IAsyncDisposable
     public int Closed => Volatile.Read(ref _closed);
 
     /// <summary>A TLS server that picks its certificate by the SNI name; null refuses the handshake (a server that needs SNI).</summary>
-    public static LoopbackServer Tls(Func<string?, X509Certificate2?> certificateFor) => new(async (client, stopping) =>
+    /// <param name="certificateFor">The certificate for an SNI name (null: none sent).</param>
+    /// <param name="configure">Anything else of the server's TLS settings: protocols, cipher suites.</param>
+    /// <param name="intermediates">Certificates sent after the leaf.</param>
+    public static LoopbackServer Tls(Func<string?, X509Certificate2?> certificateFor, Action<SslServerAuthenticationOptions>? configure = null, X509Certificate2[]? intermediates = null) => new(async (client, stopping) =>
     {
         await using var ssl = new SslStream(client.GetStream());
         await ssl.AuthenticateAsServerAsync(
@@ -80,7 +83,11 @@ internal sealed class LoopbackServer : IAsyncDisposable
             {
                 var certificate = certificateFor(string.IsNullOrEmpty(hello.ServerName) ? null : hello.ServerName)
                     ?? throw new InvalidOperationException("this server needs SNI");
-                return ValueTask.FromResult(new SslServerAuthenticationOptions { ServerCertificate = certificate });
+                var options = intermediates is null
+                    ? new SslServerAuthenticationOptions { ServerCertificate = certificate }
+                    : new SslServerAuthenticationOptions { ServerCertificateContext = SslStreamCertificateContext.Create(certificate, [.. intermediates], offline: true) };
+                configure?.Invoke(options);
+                return ValueTask.FromResult(options);
             },
             null, stopping);
         await DrainAsync(ssl, stopping);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Portal.Core.Tls;
 
 namespace Portal.Core.Diagnosis;
 
@@ -31,7 +32,7 @@ public static class Diagnoser
     [
         WebSocketBlocked, WebSocketKilledAfterOpen, IdleTimeout, ProxyDetected, TlsInterceptionSuspected, UpgradeHeadersStripped,
         SniRequired, TlsHandshakeStalled, CertificateProblem, SseBuffered, LargeMessageDropped, CorsCredentialsBlocked, ClockSkew,
-        SlowNetwork, PortalDeployment, PortalRefused, RequestBodyLimited, ProxyErrorPage,
+        SlowNetwork, PortalDeployment, PortalRefused, RequestBodyLimited, ProxyErrorPage, TlsObsolete, TlsLegacyOffered,
     ];
 
     /// <summary>
@@ -57,7 +58,7 @@ public static class Diagnoser
         // A finding about the portal's own deployment says nothing about the customer's network: beside it, the
         // customer's side can still be all clear.
         // Results the portal refused are missing: a run it cut short is not all clear.
-        if (findings.All(f => FindingCodes.IsAboutPortal(f.Code)) && completed && !list.Any(r => r.Step == Results.KnownSteps.ServerRefusal)
+        if (findings.All(f => FindingCodes.IsAboutPortal(f.Code) || FindingCodes.IsRemark(f.Code)) && completed && !list.Any(r => r.Step == Results.KnownSteps.ServerRefusal)
             && AllClear(list) is { } clear)
         {
             findings.Add(clear);
@@ -310,21 +311,51 @@ public static class Diagnoser
             return null;
         }
 
+        // Per target: what is wrong with its certificate and who refuses it, in the words of the problem catalogue.
+        var sentences = bad.GroupBy(r => r.Text("target") ?? "the target")
+            .Select(g => (Target: g.Key, Problems: g.Last().Strings("certificateProblems")))
+            .Select(t => $"The certificate of {t.Target}: {string.Join("; ", t.Problems.Select(CertificateProblems.Meaning))}.");
         var problems = bad.SelectMany(r => r.Strings("certificateProblems")).Distinct(StringComparer.Ordinal).ToList();
-        var fixes = problems.Select(p => p switch
-        {
-            "expired" => "renew the certificate",
-            "not-yet-valid" => "check the certificate's start date and the server's clock",
-            "self-signed" => "replace the self-signed certificate with one from a CA the clients trust",
-            "untrusted-root" => "fix the chain: serve the leaf with all its intermediate certificates, issued by a CA the clients trust",
-            "name-mismatch" => "issue a certificate whose subject alternative names cover the host name clients use",
-            _ => $"fix the {p} problem",
-        });
+        var fixes = problems.Select(CertificateProblems.Fix).ToList();
         return new Finding(
             FindingCodes.CertificateProblem, Severity.Critical,
-            $"The certificate of {Say.List(bad.Select(r => r.Text("target") ?? "the target").Distinct())} is {Say.List(problems)}: clients that check certificates refuse the connection (\"verify error\").",
-            [.. bad.Select(r => Cite(r, ("problems", string.Join(", ", r.Strings("certificateProblems"))), ("daysLeft", r.Number("certificateDaysLeft"))))],
+            string.Join(" ", sentences),
+            [.. bad.Select(r => Cite(r, ("target", r.Text("target")), ("problems", string.Join(", ", r.Strings("certificateProblems"))), ("daysLeft", r.Number("certificateDaysLeft"))))],
             char.ToUpperInvariant(Say.List(fixes)[0]) + Say.List(fixes)[1..] + ".");
+    }
+
+    private static Finding? TlsObsolete(IReadOnlyList<Observation> results)
+    {
+        var old = results.Where(r => r.Step == "probe.tls" && r.Text("outcome") is "tls-obsolete-protocol" or "tls-no-browser-cipher").ToList();
+        if (old.Count == 0)
+        {
+            return null;
+        }
+
+        var sentences = old.Select(r => r.Text("outcome") == "tls-obsolete-protocol"
+            ? $"{r.Text("target") ?? "The target"} speaks only {Say.List(r.Strings("protocols"))}: Chrome, Firefox, Edge and Safari refuse it, as do current Java, .NET, Python and curl builds (TLS 1.2 is the oldest version they accept)."
+            : $"{r.Text("target") ?? "The target"} speaks {Say.List(r.Strings("protocols"))} only with cipher suites browsers no longer offer ({Say.List(r.Strings("cipherFamilies"))}): Chrome, Firefox, Edge and Safari cannot connect.");
+        return new Finding(
+            FindingCodes.TlsObsolete, Severity.Critical,
+            string.Join(" ", sentences),
+            [.. old.Select(r => Cite(r, ("target", r.Text("target")), ("protocols", string.Join(", ", r.Strings("protocols"))), ("cipherFamilies", string.Join(", ", r.Strings("cipherFamilies")))))],
+            "Enable TLS 1.2 and 1.3 with ECDHE and AES-GCM or ChaCha20 suites on the server (nginx: ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers with ECDHE+AESGCM first; Apache: SSLProtocol -all +TLSv1.2 +TLSv1.3). Old devices that need TLS 1.0 should get their own endpoint, not hold back the one browsers use.");
+    }
+
+    private static Finding? TlsLegacyOffered(IReadOnlyList<Observation> results)
+    {
+        var legacy = results.Where(r => r.Step == "probe.tls" && r.Number("obsoleteOffered") > 0 && r.Number("browsersConnect") == 1
+            && r.Text("outcome") is not ("tls-obsolete-protocol" or "tls-no-browser-cipher")).ToList();
+        if (legacy.Count == 0)
+        {
+            return null;
+        }
+
+        return new Finding(
+            FindingCodes.TlsLegacyOffered, Severity.Info,
+            string.Join(" ", legacy.Select(r => $"{r.Text("target") ?? "The target"} still accepts {Say.List(r.Strings("obsolete"))} beside what browsers use; browsers connect with something better, so customers are not affected.")),
+            [.. legacy.Select(r => Cite(r, ("target", r.Text("target")), ("obsolete", string.Join(", ", r.Strings("obsolete")))))],
+            "When convenient, turn off what is obsolete (nginx: ssl_protocols TLSv1.2 TLSv1.3; and no 3DES or RC4 in ssl_ciphers): security scanners and compliance audits (PCI DSS) flag it.");
     }
 
     private static Finding? SseBuffered(IReadOnlyList<Observation> results)
@@ -657,7 +688,7 @@ public static class Diagnoser
 
         return new Finding(
             FindingCodes.StepFailed, Severity.Warning,
-            $"{Say.List(unexplained.Select(r => r.Step))} failed, and no rule explains why: {string.Join(" ", unexplained.Select(r => r.Text("summary") ?? r.Text("error") ?? r.Status).Distinct().Take(3))}",
+            $"{Say.List(unexplained.Select(r => r.Text("target") is { } target ? $"{r.Step} of {target}" : r.Step))} failed, and no rule explains why: {string.Join(" ", unexplained.Select(r => r.Text("summary") ?? r.Text("error") ?? r.Status).Distinct().Take(3))}",
             [.. unexplained.Select(r => Cite(r, ("status", r.Status), ("target", r.Text("target"))))],
             "Read the failed steps' details in the timeline; run again to see whether the failure repeats.");
     }

@@ -100,6 +100,15 @@ public static class FindingCodes
     public const string RequestBodyLimited = "request-body-limited";
     public const string ProxyErrorPage = "proxy-error-page";
 
+    /// <summary>A probed server speaks only protocol versions or cipher suites browsers refuse.</summary>
+    public const string TlsObsolete = "tls-obsolete";
+
+    /// <summary>A probed server still accepts obsolete protocols or suites beside good ones: worth fixing, not a fault.</summary>
+    public const string TlsLegacyOffered = "tls-legacy-offered";
+
+    /// <summary>Whether a finding is a remark beside which a run can still be all clear.</summary>
+    public static bool IsRemark(string code) => code is TlsLegacyOffered;
+
     /// <summary>Whether a finding is about the portal's own deployment rather than the customer's network: shown apart.</summary>
     public static bool IsAboutPortal(string code) => code is PortalDeployment or PortalRefused;
 
@@ -108,7 +117,7 @@ public static class FindingCodes
     [
         WebSocketBlocked, WebSocketKilledAfterOpen, IdleTimeout, ProxyDetected, TlsInterceptionSuspected, UpgradeHeadersStripped,
         SniRequired, TlsHandshakeStalled, CertificateProblem, SseBuffered, LargeMessageDropped, CorsCredentialsBlocked, ClockSkew,
-        SlowNetwork, StepFailed, AllClear, PortalDeployment, PortalRefused, RequestBodyLimited, ProxyErrorPage,
+        SlowNetwork, StepFailed, AllClear, PortalDeployment, PortalRefused, RequestBodyLimited, ProxyErrorPage, TlsObsolete, TlsLegacyOffered,
     ];
 }
 

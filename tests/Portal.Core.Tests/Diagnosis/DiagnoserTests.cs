@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Portal.Core.Diagnosis;
+using Portal.Core.Tls;
 
 namespace Portal.Core.Tests.Diagnosis;
 
@@ -417,20 +418,76 @@ public class DiagnoserTests
     }
 
     [Theory]
-    [InlineData("expired", "renew the certificate")]
-    [InlineData("self-signed", "CA the clients trust")]
-    [InlineData("untrusted-root", "intermediate certificates")]
-    [InlineData("name-mismatch", "subject alternative names")]
-    [InlineData("not-yet-valid", "start date")]
-    public void Evaluate_CertificateProblem_NamesProblemAndFix(string problem, string fix)
+    [InlineData("expired", "has expired", "renew the certificate")]
+    [InlineData("self-signed", "self-signed", "CA the clients trust")]
+    [InlineData("untrusted-root", "root certificate the portal does not trust", "install the private root")]
+    [InlineData("incomplete-chain", "without its intermediate", "send the intermediate")]
+    [InlineData("name-mismatch", "not issued for the host name", "subject alternative names")]
+    [InlineData("not-yet-valid", "not valid yet", "start date")]
+    [InlineData("weak-key", "RSA below 2048 bits", "2048 bits or more")]
+    [InlineData("weak-signature", "SHA-1", "SHA-256")]
+    [InlineData("must-staple-not-stapled", "Firefox refuses", "ssl_stapling on")]
+    [InlineData("key-usage", "key usage does not allow", "digitalSignature")]
+    [InlineData("extended-key-usage", "TLS server authentication", "serverAuth")]
+    [InlineData("validity-too-long", "398 days", "at most 398 days")]
+    public void Evaluate_CertificateProblem_NamesTargetProblemAndFix(string problem, string meaning, string fix)
     {
         var run = CleanWith(Tls(new { sniOk = 1, noSniOk = 1, sniRequired = 0, stalled = 0, certificateValid = 0 }, [problem]));
 
         var finding = Single(run, FindingCodes.CertificateProblem);
 
-        finding.Summary.ShouldContain(problem);
+        finding.Summary.ShouldStartWith("The certificate of https://app.example: ");
+        finding.Summary.ShouldContain(meaning);
         finding.Recommendation.ShouldContain(fix);
         Codes(run).ShouldNotContain(FindingCodes.StepFailed);
+    }
+
+    [Fact]
+    public void Evaluate_EveryCertificateProblem_HasItsOwnMeaningAndFix()
+    {
+        CertificateProblems.All.Select(CertificateProblems.Meaning).Distinct().Count().ShouldBe(CertificateProblems.All.Count);
+        CertificateProblems.All.Select(CertificateProblems.Fix).Distinct().Count().ShouldBe(CertificateProblems.All.Count);
+    }
+
+    // tls-obsolete, tls-legacy-offered
+
+    [Fact]
+    public void Evaluate_ServerSpeaksOnlyTls10And11_TlsObsoleteNamesTargetAndBrowsers()
+    {
+        var run = CleanWith(R("probe.tls", "fail", new { sniOk = 0, noSniOk = 0, stalled = 0, tls10 = 1, tls11 = 1, tls12 = 0, tls13 = 0, browsersConnect = 0, obsoleteOffered = 2 },
+            new { target = "https://legacy.example", outcome = "tls-obsolete-protocol", protocols = new[] { "TLSv1.0", "TLSv1.1" }, obsolete = new[] { "TLSv1.0", "TLSv1.1" }, certificateProblems = Array.Empty<string>() }, "server", "probe"));
+
+        var finding = Single(run, FindingCodes.TlsObsolete);
+
+        finding.Severity.ShouldBe(Severity.Critical);
+        finding.Summary.ShouldBe("https://legacy.example speaks only TLSv1.0 and TLSv1.1: Chrome, Firefox, Edge and Safari refuse it, as do current Java, .NET, Python and curl builds (TLS 1.2 is the oldest version they accept).");
+        finding.Recommendation.ShouldContain("ssl_protocols TLSv1.2 TLSv1.3");
+        Codes(run).ShouldNotContain(FindingCodes.StepFailed);
+        Codes(run).ShouldNotContain(FindingCodes.TlsLegacyOffered);
+    }
+
+    [Fact]
+    public void Evaluate_ServerAlsoAcceptsTls10ButBrowsersConnect_RemarkBesideAllClear()
+    {
+        var run = CleanWith(R("probe.tls", "pass", new { sniOk = 1, noSniOk = 1, stalled = 0, sniRequired = 0, certificateValid = 1, handshakeMs = 20, tls10 = 1, tls12 = 1, browsersConnect = 1, obsoleteOffered = 2 },
+            new { target = "https://app.example", outcome = "ok", obsolete = new[] { "TLSv1.0", "3des" }, certificateProblems = Array.Empty<string>() }, "server", "probe"));
+
+        var findings = Diagnoser.Evaluate(run, completed: true);
+
+        findings.Select(f => f.Code).ShouldBe([FindingCodes.TlsLegacyOffered, FindingCodes.AllClear], ignoreOrder: true);
+        findings.Single(f => f.Code == FindingCodes.TlsLegacyOffered).Summary.ShouldBe(
+            "https://app.example still accepts TLSv1.0 and 3des beside what browsers use; browsers connect with something better, so customers are not affected.");
+    }
+
+    [Fact]
+    public void Evaluate_UnexplainedProbeFailures_StepFailedNamesEachTarget()
+    {
+        var run = Clean();
+        run.AddRange([
+            R("probe.tls", "fail", new { sniOk = 0, noSniOk = 0, stalled = 0 }, new { target = "https://a.example", outcome = "tls-failed", summary = "The TLS handshake failed." }, "server", "probe"),
+            R("probe.tls", "fail", new { sniOk = 0, noSniOk = 0, stalled = 0 }, new { target = "https://b.example", outcome = "tls-failed", summary = "The TLS handshake failed." }, "server", "probe")]);
+
+        Single(run, FindingCodes.StepFailed).Summary.ShouldStartWith("probe.tls of https://a.example and probe.tls of https://b.example failed");
     }
 
     [Fact]
