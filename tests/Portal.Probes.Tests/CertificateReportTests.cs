@@ -1,4 +1,3 @@
-using System.Formats.Asn1;
 using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography;
@@ -21,8 +20,8 @@ public sealed class CertificateReportTests : IDisposable
 
     public CertificateReportTests()
     {
-        _root = Ca("Lab Root", null, HashAlgorithmName.SHA256);
-        _intermediate = Ca("Lab Issuing CA", _root, HashAlgorithmName.SHA256);
+        _root = TestCertificates.Authority("Lab Root");
+        _intermediate = TestChain.Intermediate(_root, "Lab Issuing CA");
     }
 
     public void Dispose()
@@ -57,7 +56,8 @@ public sealed class CertificateReportTests : IDisposable
     [Fact]
     public void From_LeafOfAnUnknownRootThatSignsLeavesItself_UntrustedRoot()
     {
-        using var stranger = Ca("Intercepting Proxy CA", null, HashAlgorithmName.SHA256);
+        using var strangerRoot = TestCertificates.Authority("Intercepting Proxy Root");
+        using var stranger = TestChain.Intermediate(strangerRoot, "Intercepting Proxy CA");
         using var leaf = Leaf(issuer: stranger, aia: false);
 
         Judge([leaf]).Problems.ShouldBe([CertificateProblems.UntrustedRoot]);
@@ -88,10 +88,10 @@ public sealed class CertificateReportTests : IDisposable
     [Fact]
     public void From_IntermediateSignedWithSha1_WeakSignature()
     {
-        using var oldIntermediate = Ca("Old Issuing CA", _root, HashAlgorithmName.SHA1);
+        using var oldIntermediate = TestChain.Intermediate(_intermediate, "Old Issuing CA", sha1: true);
         using var leaf = Leaf(issuer: oldIntermediate);
 
-        Judge([leaf, oldIntermediate]).Problems.ShouldBe([CertificateProblems.WeakSignature]);
+        Judge([leaf, oldIntermediate, _intermediate]).Problems.ShouldBe([CertificateProblems.WeakSignature]);
     }
 
     [Theory]
@@ -150,7 +150,7 @@ public sealed class CertificateReportTests : IDisposable
     [Fact]
     public async Task Probe_ServerSendingLeafWithoutIntermediate_IncompleteChainNotUntrustedRoot()
     {
-        using var leaf = Leaf(keyed: true);
+        using var leaf = Leaf();
         await using var server = LoopbackServer.Tls(_ => leaf);
 
         var tls = await ProbeAsync(server.Port);
@@ -161,7 +161,7 @@ public sealed class CertificateReportTests : IDisposable
     [Fact]
     public async Task Probe_ServerSendingItsIntermediate_Valid()
     {
-        using var leaf = Leaf(keyed: true);
+        using var leaf = Leaf();
         await using var server = LoopbackServer.Tls(_ => leaf, intermediates: [_intermediate]);
 
         var tls = await ProbeAsync(server.Port);
@@ -174,7 +174,7 @@ public sealed class CertificateReportTests : IDisposable
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task Probe_ServerWithOnlyCbcSuites_HandshakeCompletesAsInBrowsers()
     {
-        using var leaf = Leaf(keyed: true);
+        using var leaf = Leaf();
         await using var server = LoopbackServer.Tls(_ => leaf, o =>
         {
             o.EnabledSslProtocols = SslProtocols.Tls12;
@@ -214,90 +214,9 @@ public sealed class CertificateReportTests : IDisposable
         throw new InvalidOperationException("no probe.tls result");
     }
 
-    private X509Certificate2 Ca(string name, X509Certificate2? issuer, HashAlgorithmName hash)
-    {
-        using var key = RSA.Create(2048);
-        var request = new CertificateRequest($"CN={name}", key, hash, RSASignaturePadding.Pkcs1);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
-        if (issuer is null)
-        {
-            return request.CreateSelfSigned(_now.AddDays(-30), _now.AddYears(5));
-        }
-
-        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(issuer, true, false));
-        using var signer = issuer.GetRSAPrivateKey()!;
-        using var plain = request.Create(issuer.SubjectName, Signer(signer), _now.AddDays(-20), _now.AddYears(4), RandomNumberGenerator.GetBytes(16));
-        return plain.CopyWithPrivateKey(key);
-    }
-
-    // .NET refuses to make SHA-1 signatures itself; the old CAs that did are what the probe must recognise.
-    private static X509SignatureGenerator Signer(RSA key) => new Sha1AwareSigner(key);
-
-    private sealed class Sha1AwareSigner(RSA key) : X509SignatureGenerator
-    {
-        private readonly X509SignatureGenerator _inner = CreateForRSA(key, RSASignaturePadding.Pkcs1);
-
-        public override byte[] GetSignatureAlgorithmIdentifier(HashAlgorithmName hashAlgorithm)
-        {
-            if (hashAlgorithm != HashAlgorithmName.SHA1)
-            {
-                return _inner.GetSignatureAlgorithmIdentifier(hashAlgorithm);
-            }
-
-            // AlgorithmIdentifier { sha1WithRSAEncryption, NULL }.
-            var writer = new AsnWriter(AsnEncodingRules.DER);
-            using (writer.PushSequence())
-            {
-                writer.WriteObjectIdentifier("1.2.840.113549.1.1.5");
-                writer.WriteNull();
-            }
-
-            return writer.Encode();
-        }
-
-        public override byte[] SignData(byte[] data, HashAlgorithmName hashAlgorithm) => key.SignData(data, hashAlgorithm, RSASignaturePadding.Pkcs1);
-
-        protected override PublicKey BuildPublicKey() => _inner.PublicKey;
-    }
-
     private X509Certificate2 Leaf(
         X509Certificate2? issuer = null, int keySize = 2048, HashAlgorithmName? hash = null, string name = Host, bool aia = true, bool mustStaple = false,
         string eku = "1.3.6.1.5.5.7.3.1", X509KeyUsageFlags usage = X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment,
-        DateTimeOffset? notAfter = null, bool keyed = false)
-    {
-        issuer ??= _intermediate;
-        using var key = RSA.Create(keySize);
-        var request = new CertificateRequest($"CN={name}", key, hash ?? HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var san = new SubjectAlternativeNameBuilder();
-        san.AddDnsName(name);
-        request.CertificateExtensions.Add(san.Build());
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(usage, true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(eku)], false));
-        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(issuer, true, false));
-        if (aia)
-        {
-            request.CertificateExtensions.Add(new X509AuthorityInformationAccessExtension(null, ["http://ca.lab.test/issuing.crt"]));
-        }
-
-        if (mustStaple)
-        {
-            // The TLS feature extension (RFC 7633) listing status_request (5).
-            var writer = new AsnWriter(AsnEncodingRules.DER);
-            using (writer.PushSequence())
-            {
-                writer.WriteInteger(5);
-            }
-
-            request.CertificateExtensions.Add(new X509Extension("1.3.6.1.5.5.7.1.24", writer.Encode(), false));
-        }
-
-        using var signer = issuer.GetRSAPrivateKey()!;
-        using var plain = request.Create(issuer.SubjectName, Signer(signer), _now.AddDays(-1), notAfter ?? _now.AddDays(90), RandomNumberGenerator.GetBytes(16));
-        var withKey = plain.CopyWithPrivateKey(key);
-        // A server needs its key in a form the TLS stack can use on every platform.
-        return keyed ? X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null) : withKey;
-    }
+        DateTimeOffset? notAfter = null) =>
+        TestChain.Leaf(issuer ?? _intermediate, new LeafSpec(name, keySize, hash == HashAlgorithmName.SHA1, aia, mustStaple, eku, usage, notAfter is { } end ? (int)Math.Round((end - _now).TotalDays) + 1 : 90));
 }
