@@ -20,6 +20,8 @@ if [ "$want_browser" = 1 ]; then
   [ -x /usr/sbin/squid ] || missing+=(squid-openssl)
   [ -x /usr/bin/mitmdump ] || missing+=(mitmproxy)
   [ -x /usr/bin/stunnel4 ] || missing+=(stunnel4)
+  # The referee of the TLS probe (scenario 17: the portal must agree with it).
+  [ -x /usr/bin/testssl ] || missing+=(testssl.sh)
   command -v tc >/dev/null 2>&1 || missing+=(iproute2)
   # The customer's other browser engines: Firefox ESR, and WebKitGTK (MiniBrowser, its WebDriver, and an X server).
   [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)

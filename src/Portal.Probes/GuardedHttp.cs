@@ -43,6 +43,8 @@ public static class GuardedHttp
                 throw new HttpRequestException($"no checked address of {target.Target.Host} accepted a connection");
             },
         };
+        // A browser's suites (CBC included), as the TLS probe offers: a server browsers reach must not fail here.
+        handler.SslOptions.CipherSuitesPolicy = TlsSuites.ProbePolicy;
         if (!validateCertificates)
         {
             handler.SslOptions.RemoteCertificateValidationCallback = (_, _, _, _) => true;

@@ -41,6 +41,7 @@ public sealed partial class Prober
                     {
                         TargetHost = IPAddress.TryParse(target.Host, out _) ? string.Empty : target.Host,
                         ApplicationProtocols = [SslApplicationProtocol.Http11],
+                        CipherSuitesPolicy = TlsSuites.ProbePolicy,
                         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
                         RemoteCertificateValidationCallback = (_, _, _, _) => true,
                     }, tlsTimeout.Token);

@@ -17,6 +17,9 @@ internal static class TlsSuites
     /// <summary>Static RSA key exchange: no forward secrecy; browsers still offer its AES suites.</summary>
     public static readonly ushort[] RsaKeyExchange = [0x009c, 0x009d, 0x002f, 0x0035, 0x003c, 0x003d];
 
+    /// <summary>Finite-field DHE: Chrome (2016) and Firefox (2020) removed it; servers that offer only these reach no browser.</summary>
+    public static readonly ushort[] Dhe = [0x009e, 0x009f, 0x0033, 0x0039, 0x0067, 0x006b];
+
     public static readonly ushort[] TripleDes = [0xc012, 0xc008, 0x000a, 0x0016];
 
     public static readonly ushort[] Rc4 = [0xc011, 0xc007, 0x0005, 0x0004];
@@ -25,13 +28,13 @@ internal static class TlsSuites
     public static readonly ushort[] Browsers = [.. Aead, 0xc009, 0xc00a, 0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035];
 
     /// <summary>Everything the scan asks about, for the per-version hellos.</summary>
-    public static readonly ushort[] Everything = [.. Aead, .. Cbc, .. RsaKeyExchange, 0x009e, 0x009f, 0x0033, 0x0039, .. TripleDes, .. Rc4];
+    public static readonly ushort[] Everything = [.. Aead, .. Cbc, .. RsaKeyExchange, .. Dhe, .. TripleDes, .. Rc4];
 
     /// <summary>The families scanned on the server's best TLS 1.2-or-older version, with the obsolete ones marked.</summary>
     public static readonly (string Name, ushort[] Suites, bool Obsolete, bool Tls12Only)[] Families =
     [
         ("aead", Aead, false, true), ("cbc", Cbc, false, false), ("rsa-key-exchange", RsaKeyExchange, false, false),
-        ("3des", TripleDes, true, false), ("rc4", Rc4, true, false),
+        ("dhe", Dhe, false, false), ("3des", TripleDes, true, false), ("rc4", Rc4, true, false),
     ];
 
     /// <summary>The suites the probe's own handshakes offer: a browser's, so the probe is never the weaker client.</summary>
@@ -66,7 +69,7 @@ internal sealed record TlsOffer(IReadOnlyList<string> Protocols, IReadOnlyList<s
 
 public sealed partial class Prober
 {
-    /// <summary>Asks the server which versions and cipher families it accepts: at most ten hellos, each on its own connection.</summary>
+    /// <summary>Asks the server which versions and cipher families it accepts: at most a dozen hellos, each on its own connection.</summary>
     private async Task<TlsOffer> ScanAsync(ProbeTarget target, IPAddress address, bool sni, CancellationToken cancellationToken)
     {
         var serverName = sni ? target.Host : null;

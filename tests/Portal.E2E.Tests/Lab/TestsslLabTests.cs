@@ -1,0 +1,251 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using Portal.Core.Tls;
+using Portal.Testing;
+
+namespace Portal.E2E.Tests.Lab;
+
+/// <summary>
+/// Scenario 17: nginx servers broken the ways testssl.sh names (only CBC suites, only TLS 1.0/1.1, RSA 1024, SHA-1,
+/// must-staple unstapled, no intermediate, a client-only EKU, only DHE suites), probed by the portal and checked by Debian's
+/// testssl.sh, an independent referee, with the same root trusted by both. On every verdict both tools give — the
+/// protocol versions offered, the key, the signature, must-staple, the chain, the name — they must agree.
+/// </summary>
+public sealed class TestsslLabTests() : LabTest("lab-testssl", Environment)
+{
+    private static readonly X509Certificate2 s_root = TestCertificates.Authority("Portal Lab Root CA");
+    private static readonly string s_rootPath = WriteRoot();
+
+    private static Dictionary<string, string> Environment => new()
+    {
+        ["Portal__Probes__AllowList__0"] = "127.0.0.0/8",
+        ["Portal__Probes__AllowList__1"] = "localhost",
+        ["Portal__Probes__TrustedRoots__0"] = s_rootPath,
+        ["Portal__Probes__HandshakeTimeout"] = "00:00:03",
+    };
+
+    [Fact]
+    public async Task Probe_BrokenTlsServers_AgreeWithTestssl()
+    {
+        using var intermediate = TestChain.Intermediate(s_root, "Portal Lab Issuing CA");
+        var files = new Dictionary<string, string>();
+        void Serve(string name, LeafSpec spec, bool withIntermediate = true)
+        {
+            using var leaf = TestChain.Leaf(intermediate, spec);
+            var (certificate, key) = TestChain.Pem(leaf);
+            files[name + ".pem"] = withIntermediate ? certificate + "\n" + intermediate.ExportCertificatePem() + "\n" : certificate + "\n";
+            files[name + ".key"] = key;
+        }
+
+        Serve("good", new LeafSpec());
+        Serve("rsa1024", new LeafSpec(KeySize: 1024));
+        Serve("sha1", new LeafSpec(Sha1: true));
+        Serve("staple", new LeafSpec(MustStaple: true));
+        Serve("noint", new LeafSpec(), withIntermediate: false);
+        Serve("eku", new LeafSpec(ExtendedKeyUsage: "1.3.6.1.5.5.7.3.2"));
+        var dh = Path.Combine(TempFolder.Create("portal-testssl-dh"), "dh.pem");
+        await LabProcess.RunAsync("openssl", "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "dh_param:ffdhe2048", "-out", dh);
+        files["dh.pem"] = await File.ReadAllTextAsync(dh);
+
+        (string Scenario, string Name, string Path, string[] Expected)[] servers =
+        [
+            ("17a", "cbc", "TLS 1.2 with only CBC-SHA suites, valid chain", ["all-clear"]),
+            ("17b", "legacy", "only TLS 1.0 and 1.1", ["tls-obsolete"]),
+            ("17c", "rsa1024", "leaf with an RSA 1024 key", ["certificate-problem"]),
+            ("17d", "sha1", "leaf signed with SHA-1", ["certificate-problem"]),
+            ("17e", "staple", "OCSP must-staple leaf, no stapling", ["certificate-problem"]),
+            ("17f", "noint", "leaf sent without its intermediate (root trusted)", ["certificate-problem"]),
+            ("17g", "eku", "leaf for TLS clients only (EKU clientAuth)", ["certificate-problem"]),
+            ("17h", "dhe", "TLS 1.2 with only finite-field DHE suites", ["tls-obsolete"]),
+            ("17i", "good", "done right", ["all-clear"]),
+        ];
+        var ports = servers.ToDictionary(s => s.Name, _ => PortalProcess.FreePort());
+        await using var nginx = await LaunchNginxAsync(Config("nginx-tls-faults.conf", [.. ports.Select(p => (p.Key, (object)p.Value))]), ports["good"], files);
+
+        // The referee first, on every server at once (it takes a while per server; one at a time would take minutes).
+        var verdicts = await Task.WhenAll(servers.Select(s => TestsslAsync(s.Name, ports[s.Name])));
+        var disagreements = new List<string>();
+        for (var i = 0; i < servers.Length; i++)
+        {
+            var (scenario, name, path, expected) = servers[i];
+            var testssl = verdicts[i];
+            var target = $"https://localhost:{ports[name]}/";
+            var (sessionId, _) = await CreateSessionAsync("Lab testssl " + scenario);
+            using var api = Portal.CreateClient();
+            using var accepted = await api.PostAsJsonAsync($"/api/v1/sessions/{sessionId}/probes", new { targets = new[] { target } });
+            accepted.StatusCode.ShouldBe(System.Net.HttpStatusCode.Accepted, await accepted.Content.ReadAsStringAsync());
+            var chainVerified = await OpensslVerifiesAsync(files[name is "cbc" or "legacy" or "dhe" ? "good.pem" : name + ".pem"]);
+            await ExpectFindingsAsync(scenario, $"nginx: {path} (testssl.sh as referee)", (sessionId, null), expected, run =>
+            {
+                var (portalSays, differences) = Compare(run, testssl, chainVerified);
+                disagreements.AddRange(differences.Select(d => $"{scenario} {name}: {d}"));
+                return $"testssl: {testssl.Summary}; portal: {portalSays}{(differences.Count == 0 ? "; agree" : "; DISAGREE: " + string.Join("; ", differences))}";
+            }, TimeSpan.FromSeconds(60), probeRun: true);
+        }
+
+        disagreements.ShouldBeEmpty();
+    }
+
+    /// <summary>What both tools say of one server, verdict by verdict; the differences.</summary>
+    /// <param name="run">The portal's probe run.</param>
+    /// <param name="testssl">testssl.sh's verdicts.</param>
+    /// <param name="chainVerified">What <c>openssl verify</c> says of the chain nginx serves (the command testssl.sh runs itself).</param>
+    private static (string PortalSays, List<string> Differences) Compare(LabRun run, Verdicts testssl, bool chainVerified)
+    {
+        var tls = run.Result("probe.tls");
+        var problems = tls.GetProperty("detail").TryGetProperty("certificateProblems", out var p) && p.ValueKind == JsonValueKind.Array
+            ? p.EnumerateArray().Select(e => e.GetString()!).ToList() : [];
+        var differences = new List<string>();
+        void Same(string what, bool? referee, bool? portal)
+        {
+            if (referee is { } r && portal is { } q && r != q)
+            {
+                differences.Add($"{what}: testssl {r}, portal {q}");
+            }
+        }
+
+        var offered = new List<string>();
+        foreach (var (id, metric) in new[] { ("TLS1", "tls10"), ("TLS1_1", "tls11"), ("TLS1_2", "tls12"), ("TLS1_3", "tls13") })
+        {
+            var portal = run.Metric("probe.tls", metric) is { } m ? m == 1 : (bool?)null;
+            Same(id + " offered", testssl.Offered(id), portal);
+            if (portal == true)
+            {
+                offered.Add(id);
+            }
+        }
+
+        var certificateSeen = testssl.Has("cert_chain_of_trust") && run.Metric("probe.tls", "certificateValid") is not null;
+        if (certificateSeen)
+        {
+            Same("weak key", testssl.Flagged("cert_keySize"), problems.Contains(CertificateProblems.WeakKey));
+            Same("weak signature", testssl.Flagged("cert_signatureAlgorithm"), problems.Contains(CertificateProblems.WeakSignature));
+            Same("must-staple without stapling", testssl.Flagged("cert_mustStapleExtension"), problems.Contains(CertificateProblems.MustStapleNotStapled));
+            var portalChainOk = !problems.Intersect([CertificateProblems.IncompleteChain, CertificateProblems.UntrustedRoot, CertificateProblems.SelfSigned]).Any();
+            Same("chain of trust passed (openssl verify of the served chain)", chainVerified, portalChainOk);
+            if (testssl.Ok("cert_chain_of_trust") == chainVerified)
+            {
+                Same("chain incomplete", testssl.Says("cert_chain_of_trust", "chain incomplete"), problems.Contains(CertificateProblems.IncompleteChain));
+                Same("chain of trust passed", testssl.Ok("cert_chain_of_trust"), portalChainOk);
+            }
+            else
+            {
+                // Seen in this harness for the leaf without its intermediate: testssl.sh 3.0.8 printed "Chain of trust Ok"
+                // with "# of certificates provided 1", where the same configuration run by hand gives "chain incomplete"
+                // and openssl verify fails (error 20). Its verdict then contradicts the command it runs; it is recorded,
+                // and openssl verify decides.
+                Notes.Add($"testssl.sh's chain verdict ({testssl.Entries["cert_chain_of_trust"].Finding.Trim()}) contradicts openssl verify of the served chain ({(chainVerified ? "ok" : "fails")})");
+            }
+            Same("name matches", testssl.Ok("cert_trust"), !problems.Contains(CertificateProblems.NameMismatch));
+        }
+        else if (testssl.Has("cert_chain_of_trust") != (run.Metric("probe.tls", "certificateValid") is not null))
+        {
+            differences.Add($"certificate seen: testssl {testssl.Has("cert_chain_of_trust")}, portal {run.Metric("probe.tls", "certificateValid") is not null}");
+        }
+
+        var outcome = tls.GetProperty("detail").GetProperty("outcome").GetString();
+        var notes = Notes.Count > 0 ? "; " + string.Join("; ", Notes) : "";
+        Notes.Clear();
+        return ($"{string.Join(" ", offered)}, {outcome}{(problems.Count > 0 ? " (" + string.Join(", ", problems) + ")" : "")}{notes}", differences);
+    }
+
+    private static readonly List<string> Notes = [];
+
+    /// <summary>Whether <c>openssl verify</c> accepts the PEM chain nginx serves (leaf first), with the lab root as the only trust anchor.</summary>
+    private static async Task<bool> OpensslVerifiesAsync(string servedPem)
+    {
+        var folder = TempFolder.Create("portal-openssl-verify");
+        var blocks = servedPem.Split("-----END CERTIFICATE-----", StringSplitOptions.RemoveEmptyEntries)
+            .Where(b => b.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal))
+            .Select(b => b.Trim() + "\n-----END CERTIFICATE-----\n").ToList();
+        var leaf = Path.Combine(folder, "leaf.pem");
+        var untrusted = Path.Combine(folder, "untrusted.pem");
+        await File.WriteAllTextAsync(leaf, blocks[0]);
+        await File.WriteAllTextAsync(untrusted, string.Concat(blocks.Skip(1)));
+        var info = new ProcessStartInfo("openssl") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in (string[])["verify", "-CAfile", s_rootPath, .. blocks.Count > 1 ? new[] { "-untrusted", untrusted } : [], leaf])
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(info)!;
+        await process.StandardOutput.ReadToEndAsync();
+        await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return process.ExitCode == 0;
+    }
+
+    /// <summary>testssl.sh's protocol (-p) and certificate (-S) checks of one server, from its JSON file.</summary>
+    private static async Task<Verdicts> TestsslAsync(string name, int port)
+    {
+        var folder = TempFolder.Create("portal-testssl");
+        var json = Path.Combine(folder, "testssl.json");
+        var info = new ProcessStartInfo(LabProcess.Find("testssl") ?? "testssl") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in new[] { "--quiet", "--color", "0", "--warnings", "off", "--add-ca", s_rootPath, "-p", "-S", "--jsonfile", json, $"localhost:{port}" })
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"testssl.sh on port {port} did not finish in 4 minutes:\n{await output}");
+        }
+
+        // What it printed, next to the test assembly, for reading after a disagreement.
+        await File.WriteAllTextAsync(Path.Combine(AppContext.BaseDirectory, $"lab-testssl-{name}.log"), await output + await errors);
+        File.Exists(json).ShouldBeTrue($"testssl.sh wrote no JSON (exit {process.ExitCode}):\n{await output}{await errors}");
+        var entries = JsonSerializer.Deserialize<JsonElement>(await File.ReadAllTextAsync(json)).EnumerateArray()
+            .GroupBy(e => e.GetProperty("id").GetString()!)
+            .ToDictionary(g => g.Key, g => (Severity: g.First().GetProperty("severity").GetString()!, Finding: g.First().GetProperty("finding").GetString()!));
+        return new Verdicts(entries);
+    }
+
+    private static string WriteRoot()
+    {
+        var path = Path.Combine(TempFolder.Create("portal-testssl-root"), "root.pem");
+        File.WriteAllText(path, s_root.ExportCertificatePem());
+        return path;
+    }
+
+    /// <summary>testssl.sh's findings by id.</summary>
+    private sealed record Verdicts(Dictionary<string, (string Severity, string Finding)> Entries)
+    {
+        public bool Has(string id) => Entries.ContainsKey(id);
+
+        /// <summary>Whether a protocol is offered; null when testssl.sh did not say.</summary>
+        public bool? Offered(string id) => Entries.TryGetValue(id, out var e)
+            ? e.Finding.StartsWith("offered", StringComparison.Ordinal) ? true : e.Finding.StartsWith("not offered", StringComparison.Ordinal) ? false : null
+            : null;
+
+        /// <summary>Flagged as a weakness (MEDIUM or worse).</summary>
+        public bool? Flagged(string id) => Entries.TryGetValue(id, out var e) ? e.Severity is "MEDIUM" or "HIGH" or "CRITICAL" : null;
+
+        public bool? Ok(string id) => Entries.TryGetValue(id, out var e) ? e.Severity is "OK" or "INFO" : null;
+
+        public bool? Says(string id, string words) => Entries.TryGetValue(id, out var e) ? e.Finding.Contains(words, StringComparison.Ordinal) : null;
+
+        public string Summary
+        {
+            get
+            {
+                var protocols = new[] { ("TLS1", "TLS1"), ("TLS1_1", "TLS1_1"), ("TLS1_2", "TLS1_2"), ("TLS1_3", "TLS1_3") }.Where(p => Offered(p.Item1) == true).Select(p => p.Item2);
+                var flagged = new[] { "cert_keySize", "cert_signatureAlgorithm", "cert_mustStapleExtension", "cert_chain_of_trust", "cert_trust", "cert_expirationStatus" }
+                    .Where(id => Entries.TryGetValue(id, out var e) && e.Severity is not ("OK" or "INFO"))
+                    .Select(id => $"{id} {Entries[id].Severity} \"{Entries[id].Finding.TrimEnd('.', ' ')}\"");
+                return string.Join(" ", protocols) + (flagged.Any() ? ", " + string.Join(", ", flagged) : Has("cert_chain_of_trust") ? ", certificate OK" : ", no certificate");
+            }
+        }
+    }
+}
