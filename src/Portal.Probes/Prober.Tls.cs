@@ -3,12 +3,13 @@ using System.Net.Sockets;
 using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
+using Portal.Core.Tls;
 
 namespace Portal.Probes;
 
 public sealed partial class Prober
 {
-    private async Task<ProbeResult> TlsAsync(ProbeTarget target, IPAddress address, CancellationToken cancellationToken)
+    private async Task<ProbeResult> TlsAsync(ProbeTarget target, IPAddress address, AddressGuard guard, CancellationToken cancellationToken)
     {
         var named = !IPAddress.TryParse(target.Host, out _);
         var withSni = await HandshakeAsync(target, address, named, cancellationToken);
@@ -27,6 +28,11 @@ public sealed partial class Prober
             ? CertificateReport.From(sent, target.Host, _trustStore, offer?.Certificate?.OcspStapled, IsPublicRoot)
             : null;
         var problems = certificate?.Problems ?? [];
+
+        // A chain sent without its intermediate: would a client that fetches the issuer (Chrome, Edge, Safari) complete it?
+        var aia = certificate is { IssuerUrl: { } issuerUrl } && problems.Contains(CertificateProblems.IncompleteChain) && sent is not null
+            ? await AiaRescueAsync(issuerUrl, sent, target.Host, guard, cancellationToken)
+            : null;
         var verdict = certificate is null ? "" : problems.Count == 0
             ? " The certificate is valid."
             : $" The certificate is not valid: {string.Join(", ", problems)}.";
@@ -107,6 +113,7 @@ public sealed partial class Prober
                 ["tls13"] = Speaks("TLSv1.3"),
                 ["browsersConnect"] = offer is null ? null : offer.BrowsersConnect || completed ? 1 : 0,
                 ["obsoleteOffered"] = offer?.Obsolete.Count,
+                ["aiaRescues"] = aia is null ? null : aia.Rescues ? 1 : 0,
             },
             target,
             new()
@@ -123,9 +130,47 @@ public sealed partial class Prober
                 ["cipherFamilies"] = offer?.Families,
                 ["obsolete"] = offer?.Obsolete,
                 ["hellos"] = offer?.Answers,
+                ["aia"] = aia?.Describe(),
                 ["outcome"] = outcome,
             },
             summary);
+    }
+
+    /// <summary>
+    /// Fetches the issuer the leaf names (AIA caIssuers, through the address guard, at most 64 KiB) and builds the chain
+    /// again with it: whether browsers that fetch can complete what the server did not send.
+    /// </summary>
+    private async Task<AiaCheck> AiaRescueAsync(string url, IReadOnlyList<X509Certificate2> sent, string host, AddressGuard guard, CancellationToken cancellationToken)
+    {
+        if (!ProbeTarget.TryParse(url, out var issuerTarget, out _) || !issuerTarget.IsHttp)
+        {
+            return new AiaCheck(url, false, "not an http URL");
+        }
+
+        var guarded = await guard.ResolveAsync(issuerTarget, _resolver, cancellationToken);
+        if (!guarded.Decision.Allowed)
+        {
+            return new AiaCheck(url, false, $"not fetched: {guarded.Decision.Reason}");
+        }
+
+        try
+        {
+            using var handler = GuardedHttp.Handler(guarded, _options.ConnectTimeout, validateCertificates: true);
+            using var client = new HttpClient(handler) { Timeout = _options.RequestTimeout, MaxResponseContentBufferSize = 64 * 1024 };
+            var bytes = await client.GetByteArrayAsync(new Uri(url), cancellationToken);
+            var issuer = X509CertificateLoader.LoadCertificate(bytes);
+            var again = CertificateReport.From([.. sent, issuer], host, _trustStore, null, IsPublicRoot);
+            return new AiaCheck(url, !again.Problems.Contains(CertificateProblems.IncompleteChain) && !again.Problems.Contains(CertificateProblems.UntrustedRoot), null);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException or System.Security.Cryptography.CryptographicException)
+        {
+            return new AiaCheck(url, false, ex is TaskCanceledException ? $"no answer within {_options.RequestTimeout.TotalSeconds:0} s" : Describe(ex));
+        }
+    }
+
+    private sealed record AiaCheck(string Url, bool Rescues, string? Error)
+    {
+        public Dictionary<string, object?> Describe() => new() { ["url"] = Url, ["rescues"] = Rescues, ["error"] = Error };
     }
 
     private bool IsPublicRoot(X509Certificate2 root) => SystemRoots.Value.Contains(root.Thumbprint);

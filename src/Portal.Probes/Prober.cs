@@ -87,7 +87,7 @@ public sealed partial class Prober
 
             if (target.UsesTls)
             {
-                var tls = await TlsAsync(target, reachable, cancellationToken);
+                var tls = await TlsAsync(target, reachable, guard, cancellationToken);
                 yield return tls;
                 if (tls.Metrics["sniOk"] == 0 && tls.Metrics["noSniOk"] != 1)
                 {

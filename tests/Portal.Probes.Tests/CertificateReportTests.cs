@@ -191,6 +191,22 @@ public sealed class CertificateReportTests : IDisposable
         ((IReadOnlyList<string>)tls.Detail["cipherFamilies"]!).ShouldBe(["cbc"]);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Probe_IntermediateNotSent_FetchesTheIssuerTheLeafNamesToSayWhetherBrowsersCompleteIt(bool served)
+    {
+        await using var issuerHost = await EchoServer.StartAsync(files: served ? new Dictionary<string, byte[]> { ["/issuing.crt"] = _intermediate.RawData } : null);
+        using var leaf = TestChain.Leaf(_intermediate, new LeafSpec(Host, IssuerUrl: $"http://ca.lab.test:{issuerHost.Port}/issuing.crt"));
+        await using var server = LoopbackServer.Tls(_ => leaf);
+
+        var tls = await ProbeAsync(server.Port);
+
+        ((IReadOnlyList<string>)tls.Detail["certificateProblems"]!).ShouldBe([CertificateProblems.IncompleteChain]);
+        tls.Metrics["aiaRescues"].ShouldBe(served ? 1 : 0);
+        ((Dictionary<string, object?>)tls.Detail["aia"]!)["url"].ShouldBe($"http://ca.lab.test:{issuerHost.Port}/issuing.crt");
+    }
+
     private CertificateReport Judge(X509Certificate2[] sent, bool? stapled = true, bool isPublicRoot = false) =>
         CertificateReport.From(sent, Host, [_root], stapled, _ => isPublicRoot);
 
@@ -201,7 +217,7 @@ public sealed class CertificateReportTests : IDisposable
         await File.WriteAllTextAsync(root, _root.ExportCertificatePem());
         var prober = new Prober(
             new ProbeOptions { AllowList = ["127.0.0.1/32"], HandshakeTimeout = TimeSpan.FromSeconds(2), RequestTimeout = TimeSpan.FromSeconds(2), TrustedRoots = [root] },
-            AddressGuardTests.Resolver((Host, "127.0.0.1")));
+            AddressGuardTests.Resolver((Host, "127.0.0.1"), ("ca.lab.test", "127.0.0.1")));
         ProbeTarget.TryParse($"https://{Host}:{port}/", out var target, out _).ShouldBeTrue();
         await foreach (var result in prober.ProbeAsync(target))
         {
@@ -218,5 +234,5 @@ public sealed class CertificateReportTests : IDisposable
         X509Certificate2? issuer = null, int keySize = 2048, HashAlgorithmName? hash = null, string name = Host, bool aia = true, bool mustStaple = false,
         string eku = "1.3.6.1.5.5.7.3.1", X509KeyUsageFlags usage = X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment,
         DateTimeOffset? notAfter = null) =>
-        TestChain.Leaf(issuer ?? _intermediate, new LeafSpec(name, keySize, hash == HashAlgorithmName.SHA1, aia, mustStaple, eku, usage, notAfter is { } end ? (int)Math.Round((end - _now).TotalDays) + 1 : 90));
+        TestChain.Leaf(issuer ?? _intermediate, new LeafSpec(name, keySize, hash == HashAlgorithmName.SHA1, aia ? "http://ca.lab.test/issuing.crt" : null, mustStaple, eku, usage, notAfter is { } end ? (int)Math.Round((end - _now).TotalDays) + 1 : 90));
 }

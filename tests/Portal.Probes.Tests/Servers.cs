@@ -125,7 +125,9 @@ internal sealed class EchoServer : IAsyncDisposable
 
     public int Port => new Uri(_app.Urls.First()).Port;
 
-    public static async Task<EchoServer> StartAsync(string address = "127.0.0.1")
+    /// <param name="address">The address it listens on.</param>
+    /// <param name="files">Paths it serves as they are (a CA's issuer certificate, say).</param>
+    public static async Task<EchoServer> StartAsync(string address = "127.0.0.1", IReadOnlyDictionary<string, byte[]>? files = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls($"http://{address}:0");
@@ -157,6 +159,11 @@ internal sealed class EchoServer : IAsyncDisposable
         });
         app.MapGet("/go", (string to) => Results.Redirect(to));
         app.MapGet("/", () => Results.Text("hello"));
+        foreach (var (path, bytes) in files ?? new Dictionary<string, byte[]>())
+        {
+            app.MapGet(path, () => Results.Bytes(bytes, "application/pkix-cert"));
+        }
+
         await app.StartAsync();
         return new EchoServer(app);
     }

@@ -8,7 +8,7 @@ namespace Portal.Testing;
 /// <param name="Name">The DNS name it is issued for.</param>
 /// <param name="KeySize">RSA key size (1024 is the weak one).</param>
 /// <param name="Sha1">Signed with SHA-1 instead of SHA-256.</param>
-/// <param name="Aia">Says where its issuer can be fetched (every public CA's leaves do).</param>
+/// <param name="IssuerUrl">Where its issuer can be fetched (AIA caIssuers; every public CA's leaves say); null for none.</param>
 /// <param name="MustStaple">Carries the TLS feature extension with status_request (RFC 7633).</param>
 /// <param name="ExtendedKeyUsage">The EKU it carries (serverAuth by default).</param>
 /// <param name="KeyUsage">Its key usage.</param>
@@ -17,7 +17,7 @@ public sealed record LeafSpec(
     string Name = "localhost",
     int KeySize = 2048,
     bool Sha1 = false,
-    bool Aia = true,
+    string? IssuerUrl = "http://ca.lab.test/issuing.crt",
     bool MustStaple = false,
     string ExtendedKeyUsage = "1.3.6.1.5.5.7.3.1",
     X509KeyUsageFlags KeyUsage = X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment,
@@ -55,9 +55,9 @@ public static class TestChain
         request.CertificateExtensions.Add(new X509KeyUsageExtension(spec.KeyUsage, true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(spec.ExtendedKeyUsage)], false));
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(issuer, true, false));
-        if (spec.Aia)
+        if (spec.IssuerUrl is { } url)
         {
-            request.CertificateExtensions.Add(new X509AuthorityInformationAccessExtension(null, ["http://ca.lab.test/issuing.crt"]));
+            request.CertificateExtensions.Add(new X509AuthorityInformationAccessExtension(null, [url]));
         }
 
         if (spec.MustStaple)

@@ -313,8 +313,13 @@ public static class Diagnoser
 
         // Per target: what is wrong with its certificate and who refuses it, in the words of the problem catalogue.
         var sentences = bad.GroupBy(r => r.Text("target") ?? "the target")
-            .Select(g => (Target: g.Key, Problems: g.Last().Strings("certificateProblems")))
-            .Select(t => $"The certificate of {t.Target}: {string.Join("; ", t.Problems.Select(CertificateProblems.Meaning))}.");
+            .Select(g => (Target: g.Key, Result: g.Last(), Problems: g.Last().Strings("certificateProblems")))
+            .Select(t => $"The certificate of {t.Target}: {string.Join("; ", t.Problems.Select(CertificateProblems.Meaning))}." + (t.Result.Number("aiaRescues") switch
+            {
+                1 => " The portal fetched the missing issuer from the URL the certificate names: browsers that fetch complete the chain, other clients still fail.",
+                0 => " The URL the certificate names for its issuer does not give it either: no client completes the chain.",
+                _ => "",
+            }));
         var problems = bad.SelectMany(r => r.Strings("certificateProblems")).Distinct(StringComparer.Ordinal).ToList();
         var fixes = problems.Select(CertificateProblems.Fix).ToList();
         return new Finding(

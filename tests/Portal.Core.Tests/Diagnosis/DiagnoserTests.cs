@@ -442,6 +442,17 @@ public class DiagnoserTests
         Codes(run).ShouldNotContain(FindingCodes.StepFailed);
     }
 
+    [Theory]
+    [InlineData(1, "browsers that fetch complete the chain")]
+    [InlineData(0, "no client completes the chain")]
+    public void Evaluate_IncompleteChain_SaysWhetherFetchingTheIssuerRescuesIt(int aiaRescues, string words)
+    {
+        var run = CleanWith(R("probe.tls", "warn", new { sniOk = 1, noSniOk = 1, sniRequired = 0, stalled = 0, certificateValid = 0, aiaRescues },
+            new { target = "https://app.example", certificateProblems = new[] { "incomplete-chain" } }, "server", "probe"));
+
+        Single(run, FindingCodes.CertificateProblem).Summary.ShouldContain(words);
+    }
+
     [Fact]
     public void Evaluate_EveryCertificateProblem_HasItsOwnMeaningAndFix()
     {
