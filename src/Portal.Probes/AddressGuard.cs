@@ -52,6 +52,7 @@ public sealed partial class AddressGuard
         (IPNetwork.Parse("::1/128"), "the IPv6 loopback address (::1)"),
         (IPNetwork.Parse("::/96"), "an IPv4-compatible IPv6 address (::/96)"),
         (IPNetwork.Parse("100::/64"), "an IPv6 discard address (100::/64)"),
+        (IPNetwork.Parse("64:ff9b:1::/48"), "a local-use NAT64 address (64:ff9b:1::/48), which a local translator turns into an IPv4 address of its own network"),
         (IPNetwork.Parse("2001::/32"), "a Teredo address, which hides its IPv4 address (2001::/32)"),
         (IPNetwork.Parse("2001:db8::/32"), "an IPv6 documentation address (2001:db8::/32)"),
         (IPNetwork.Parse("fc00::/7"), "a unique-local (private) IPv6 address (fc00::/7)"),
@@ -61,6 +62,8 @@ public sealed partial class AddressGuard
     ];
 
     private static readonly IPNetwork s_nat64 = IPNetwork.Parse("64:ff9b::/96");
+    // SIIT's IPv4-translated addresses (RFC 2765): 0:0:0:0:ffff:0:a.b.c.d, not to be confused with the mapped ::ffff:a.b.c.d.
+    private static readonly IPNetwork s_siit = new(IPAddress.Parse("::ffff:0:0:0"), 96);
     private static readonly IPNetwork s_6to4 = IPNetwork.Parse("2002::/16");
 
     private readonly List<IPNetwork> _allowedNetworks = [];
@@ -137,7 +140,8 @@ public sealed partial class AddressGuard
     /// </summary>
     public bool TryAccept(string? text, out ProbeTarget target, out string error)
     {
-        var named = text is null ? "(null)" : text.Length > 80 ? text[..80] + "…" : text;
+        // Named as written, but with control characters made visible: the error goes into logs and pages.
+        var named = text is null ? "(null)" : string.Concat((text.Length > 80 ? text[..80] + "…" : text).Select(c => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString()));
         if (!ProbeTarget.TryParse(text, out target, out var parseError))
         {
             error = $"'{named}': {parseError}";
@@ -250,7 +254,7 @@ public sealed partial class AddressGuard
         }
 
         var bytes = address.GetAddressBytes();
-        if (s_nat64.Contains(address) || (bytes.AsSpan(0, 12).IndexOfAnyExcept((byte)0) < 0 && !(bytes[12] == 0 && bytes[13] == 0 && bytes[14] == 0 && bytes[15] <= 1)))
+        if (s_nat64.Contains(address) || s_siit.Contains(address) || (bytes.AsSpan(0, 12).IndexOfAnyExcept((byte)0) < 0 && !(bytes[12] == 0 && bytes[13] == 0 && bytes[14] == 0 && bytes[15] <= 1)))
         {
             return new IPAddress(bytes.AsSpan(12, 4));
         }

@@ -12,6 +12,9 @@ public sealed record ProbeTarget(string Original, string Scheme, string Host, in
     /// <summary>The longest target text accepted.</summary>
     public const int MaxLength = 2048;
 
+    private static readonly System.Buffers.SearchValues<char> s_printableAscii = System.Buffers.SearchValues.Create(
+        string.Concat(Enumerable.Range(0x21, 0x7e - 0x21 + 1).Select(i => (char)i)));
+
     /// <summary>Whether the target speaks TLS (https, wss; a bare host:port on 443 is tried with TLS too).</summary>
     public bool UsesTls => Scheme is "https" or "wss" || (Scheme == "tcp" && Port == 443);
 
@@ -36,6 +39,17 @@ public sealed record ProbeTarget(string Original, string Scheme, string Host, in
         }
 
         text = text.Trim();
+        // Requests are built from the parts, but a control character, a space or a non-ASCII letter in a target is
+        // never what a user meant, and a CR/LF reaching the wire would write headers of the caller's choosing.
+        var bad = text.AsSpan().IndexOfAnyExcept(s_printableAscii);
+        if (bad >= 0)
+        {
+            var c = text[bad];
+            error = $"The target has {(char.IsControl(c) ? $"a control character (U+{(int)c:X4})" : c == ' ' ? "a space" : $"a non-ASCII character ('{c}')")} at position {bad + 1}: "
+                + "write it percent-encoded (a host name in its xn-- form).";
+            return false;
+        }
+
         string scheme;
         string rest;
         var separator = text.IndexOf("://", StringComparison.Ordinal);

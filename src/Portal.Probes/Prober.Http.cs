@@ -42,12 +42,24 @@ public sealed partial class Prober
             }
 
             // An absolute Location is judged as written (not as Uri would normalise its host); a relative one stays on this hop's host.
-            var nextText = location.Contains("://", StringComparison.Ordinal)
-                ? location
-                : $"{current.Target.Scheme}://{current.Target.HostForUrl}:{current.Target.Port}{new Uri(url, location).PathAndQuery}";
-            if (!ProbeTarget.TryParse(nextText, out var nextTarget, out var parseError) || !nextTarget.IsHttp)
+            // An unreadable Location (a backslash URL, a bare "http:") is evidence, recorded as the server sent it.
+            string? nextText = null;
+            if (location.Contains("://", StringComparison.Ordinal))
             {
-                failure = $"redirect to a target the portal does not follow: {(parseError.Length > 0 ? parseError : nextText)}";
+                nextText = location;
+            }
+            else if (Uri.TryCreate(url, location, out var relative))
+            {
+                nextText = $"{current.Target.Scheme}://{current.Target.HostForUrl}:{current.Target.Port}{relative.PathAndQuery}";
+            }
+
+            ProbeTarget? nextTarget = null;
+            var parseError = "";
+            if (nextText is null || !ProbeTarget.TryParse(nextText, out nextTarget, out parseError) || !nextTarget.IsHttp
+                || !Uri.TryCreate(nextTarget.ToString(), UriKind.Absolute, out var nextUrl))
+            {
+                failure = $"the server redirects ({status}) to a Location the portal cannot follow: \"{location}\"{(parseError.Length > 0 ? $" ({parseError})" : "")}";
+                hops[^1]["location"] = location;
                 break;
             }
 
@@ -59,7 +71,7 @@ public sealed partial class Prober
                 break;
             }
 
-            url = new Uri(nextTarget.ToString());
+            url = nextUrl;
         }
 
         var resultStatus = blocked is not null ? "blocked" : failure is not null ? "fail" : finalStatus is >= 200 and < 400 ? "pass" : "warn";

@@ -64,6 +64,23 @@ public sealed class GuardedProbeTests
         http.Metrics["redirects"].ShouldBe(1);
     }
 
+    [Theory]
+    [InlineData("http:\\\\127.0.0.2\\")]
+    [InlineData("http://exa mple.com/")]
+    public async Task Probe_RedirectToUnreadableLocation_RecordedWithTheRawLocation(string location)
+    {
+        await using var server = await EchoServer.StartAsync("127.0.0.2");
+        var prober = new Prober(new ProbeOptions { AllowList = ["127.0.0.2/32"] });
+        ProbeTarget.TryParse($"http://127.0.0.2:{server.Port}/go?to={Uri.EscapeDataString(location)}", out var target, out _).ShouldBeTrue();
+
+        var results = await CollectAsync(prober, target);
+
+        var http = results.Single(r => r.Step == "probe.http");
+        http.Status.ShouldBe("fail");
+        ((string)http.Detail["summary"]!).ShouldContain($"a Location the portal cannot follow: \"{location}\"");
+        ((List<Dictionary<string, object?>>)http.Detail["hops"]!)[0]["location"].ShouldBe(location);
+    }
+
     private static async Task<List<ProbeResult>> CollectAsync(Prober prober, ProbeTarget target)
     {
         var results = new List<ProbeResult>();

@@ -25,7 +25,12 @@ public class ProbeTargetTests
     [InlineData("https://user:pw@example.com/", "user name")]
     [InlineData("example.com", "port")]
     [InlineData("https://example.com:99999/", "port")]
-    [InlineData("https://exa mple.com/", "host")]
+    [InlineData("https://exa mple.com/", "a space at position 12")]
+    [InlineData("ws://host/x HTTP/1.1\r\nX-Injected: yes\r\n\r\nPOST /smuggled", "a space")]
+    [InlineData("ws://host/x\r\nX-Injected: yes", "control character (U+000D) at position 12")]
+    [InlineData("http://host/\u0000", "control character (U+0000)")]
+    [InlineData("http://host/\tx", "control character (U+0009)")]
+    [InlineData("https://bücher.example/", "non-ASCII character ('ü')")]
     [InlineData("http://2001:db8::1/", "brackets")]
     [InlineData("", "URL")]
     public void TryParse_InvalidTarget_SaysWhy(string text, string expected)

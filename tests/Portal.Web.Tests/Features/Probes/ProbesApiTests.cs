@@ -79,6 +79,26 @@ public sealed class ProbesApiTests : IAsyncLifetime
         (await ScalarAsync("SELECT count(*) FROM runs WHERE session_id = $1", session)).ShouldBe(0);
     }
 
+    [Theory]
+    [InlineData("ws://example.com/x HTTP/1.1\r\nX-Injected: yes\r\n\r\nPOST /smuggled", "a space")]
+    [InlineData("ws://example.com/x\r\nX-Injected: yes", "control character (U+000D)")]
+    [InlineData("https://exämple.com/", "non-ASCII")]
+    public async Task PostSession_TargetWithControlCharactersOrSpaces_Is400NamingItAndNothingStored(string target, string reason)
+    {
+        using var api = _portal.CreateClient();
+        var before = await ScalarAsync("SELECT count(*) FROM sessions");
+
+        using var response = await api.PostAsJsonAsync("/api/v1/sessions", new { customerName = "Smuggler", targets = new[] { target } });
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        var detail = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString()!;
+        detail.ShouldContain(reason);
+        detail.ShouldContain("ws://example.com/x");
+        detail.ShouldNotContain("\r");
+        detail.ShouldNotContain("\n");
+        (await ScalarAsync("SELECT count(*) FROM sessions")).ShouldBe(before);
+    }
+
     [Fact]
     public async Task PostSession_ForbiddenTarget_Is400AndNothingStored()
     {
