@@ -67,10 +67,10 @@ public static class ResultValidator
         {
             errors[field] = [$"{name} must be a JSON object."];
         }
-        else if (e.GetRawText().Contains("\\u0000", StringComparison.Ordinal))
+        else if (StoredText.Problem(e, field) is { } problem)
         {
-            // PostgreSQL's jsonb cannot hold the NUL character.
-            errors[field] = [$"{name} must not contain the NUL character (\\u0000)."];
+            // What PostgreSQL's jsonb cannot hold (NUL, a lone surrogate, a number beyond a double) is refused whole.
+            errors[field] = [$"{problem.Path} {problem.Problem}."];
         }
     }
 

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Portal.Web.Features.Accounts;
 using Portal.Web.Features.Ingest;
 using Portal.Web.Features.Webhooks;
+using Portal.Web.Features.Operations;
 
 namespace Portal.Web.Features.Admin;
 
@@ -48,7 +49,8 @@ public static class AdminApi
     /// <summary>Maps <c>/api/v1/admin</c>.</summary>
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder endpoints)
     {
-        var api = endpoints.MapGroup("/api/v1/admin").RequireAuthorization(Policies.ApiAdmin).DisableAntiforgery().WithTags("Admin");
+        var api = endpoints.MapGroup("/api/v1/admin").RequireAuthorization(Policies.ApiAdmin).DisableAntiforgery().WithTags("Admin")
+            .AddEndpointFilter<StoredTextFilter>();
         api.MapGet("/users", (AdminService admin, CancellationToken ct) => admin.ListUsersAsync(ct));
         api.MapPost("/users", InviteAsync);
         api.MapPost("/users/{id}/disable", (string id, HttpContext context, AdminService admin, CancellationToken ct) => SetDisabledAsync(id, true, context, admin, ct));

@@ -6,6 +6,8 @@ using Portal.Core.Results;
 using Portal.Web.Features.Accounts;
 using Portal.Web.Features.CustomerLink;
 
+using Portal.Web.Features.Operations;
+
 namespace Portal.Web.Features.Ingest;
 
 /// <summary>Registers and maps ingest: the customer hub and its plain-HTTP fallback.</summary>
@@ -136,17 +138,32 @@ public static class IngestEndpoints
             }
         }
 
+        T? value;
         try
         {
-            var value = JsonSerializer.Deserialize<T>(buffer.WrittenSpan, Json);
-            return ((value, buffer.WrittenCount), null);
+            value = JsonSerializer.Deserialize<T>(buffer.WrittenSpan, Json);
         }
         catch (JsonException ex)
         {
             // The parser's own words stay in the answer to the page; the engineer reads what happened, not an exception.
             await RefusedAsync(context, RefusalReasons.Invalid, StatusCodes.Status400BadRequest, $"a message to {context.Request.Path} that is not valid JSON");
-            return (default, Problem($"The body is not valid JSON: {ex.Message}"));
+            var field = ex.Path is { Length: > 2 } path ? path.TrimStart('$', '.') : "body";
+            var why = ex.InnerException is InvalidOperationException { Message: var m } && m.Contains("surrogate", StringComparison.OrdinalIgnoreCase)
+                ? $"{field} contains a lone surrogate, which is not a character."
+                : $"The body is not valid JSON: {ex.Message}";
+            return (default, Problem(why, new Dictionary<string, string[]> { [field] = [why] }));
         }
+
+        // What PostgreSQL cannot store (NUL, lone surrogates, numbers beyond a double, deep nesting) is refused here,
+        // for every endpoint that reads its body through this method, before anything is written.
+        if (StoredTextFilter.Find(value, "body", 0) is { } unstorable)
+        {
+            await RefusedAsync(context, RefusalReasons.Invalid, StatusCodes.Status400BadRequest, $"a message to {context.Request.Path} holding text the portal cannot store");
+            var why = $"{unstorable.Path} {unstorable.Problem}.";
+            return (default, Problem(why, new Dictionary<string, string[]> { [unstorable.Path] = [why] }));
+        }
+
+        return ((value, buffer.WrittenCount), null);
     }
 
     private static async Task<ProblemHttpResult> TooLargeAsync(HttpContext context)

@@ -70,6 +70,11 @@ public sealed class ResultReception(RunIngest ingest, PortalRefusals refusals, O
             return new(null, $"The verdict must be present and at most {MaxVerdictLength} characters.");
         }
 
+        if (StoredText.Problem(verdict) is { } unstorable)
+        {
+            return new(null, $"The verdict {unstorable}.");
+        }
+
         var outcome = await ingest.CompleteAsync(sessionId, runId, verdict, userAgent, cancellationToken);
         if (outcome == IngestOutcome.Stored)
         {

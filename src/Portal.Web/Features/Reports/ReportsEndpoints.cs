@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Portal.Web.Features.Accounts;
 using Portal.Web.Features.Ingest;
 using Portal.Web.Features.Sessions;
+using Portal.Web.Features.Operations;
 
 namespace Portal.Web.Features.Reports;
 
@@ -19,7 +20,8 @@ public static class ReportsEndpoints
     /// <summary>Maps the report and share-link endpoints.</summary>
     public static IEndpointRouteBuilder MapReports(this IEndpointRouteBuilder endpoints)
     {
-        var api = endpoints.MapGroup("/api/v1/sessions/{id:guid}").RequireAuthorization(Policies.ApiClient).DisableAntiforgery().WithTags("Reports");
+        var api = endpoints.MapGroup("/api/v1/sessions/{id:guid}").RequireAuthorization(Policies.ApiClient).DisableAntiforgery().WithTags("Reports")
+            .AddEndpointFilter<StoredTextFilter>();
         api.MapGet("/report", ReportAsync);
         api.MapGet("/share-links", (Guid id, ShareLinks links, CancellationToken ct) => links.ListAsync(id, ct));
         api.MapPost("/share-links", ShareAsync);

@@ -3,6 +3,8 @@ using Microsoft.Extensions.Options;
 using Portal.Data;
 using Portal.Data.Events;
 
+using Portal.Core.Results;
+
 namespace Portal.Web.Features.Sessions;
 
 /// <summary>A note as the console shows it.</summary>
@@ -43,6 +45,11 @@ public sealed class Collaboration(IDbContextFactory<PortalDbContext> contexts, T
         if (string.IsNullOrEmpty(text) || text.Length > MaxNoteLength)
         {
             return $"A note has 1 to {MaxNoteLength} characters.";
+        }
+
+        if (StoredText.Problem(text) is { } unstorable)
+        {
+            return $"The note {unstorable}.";
         }
 
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);

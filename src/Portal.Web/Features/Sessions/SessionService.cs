@@ -6,6 +6,8 @@ using Portal.Core.Sessions;
 using Portal.Data;
 using Portal.Data.Events;
 
+using Portal.Core.Results;
+
 namespace Portal.Web.Features.Sessions;
 
 /// <summary>What an engineer or a helpdesk system asks for when opening a session.</summary>
@@ -65,10 +67,18 @@ public sealed class SessionService(IDbContextFactory<PortalDbContext> contexts, 
         {
             errors["customerName"] = [$"At most {MaxCustomerName} characters."];
         }
+        else if (StoredText.Problem(input.CustomerName) is { } name)
+        {
+            errors["customerName"] = [$"The customer name {name}."];
+        }
 
         if (input.TicketRef?.Length > MaxTicketRef)
         {
             errors["ticketRef"] = [$"At most {MaxTicketRef} characters."];
+        }
+        else if (StoredText.Problem(input.TicketRef) is { } ticket)
+        {
+            errors["ticketRef"] = [$"The ticket reference {ticket}."];
         }
 
         if (input.IdleSeconds is { } idle && (idle < MinIdleSeconds || idle > MaxIdleSeconds))
@@ -86,15 +96,16 @@ public sealed class SessionService(IDbContextFactory<PortalDbContext> contexts, 
 
             foreach (var target in targets)
             {
-                if (target is null || target.Length > MaxTargetLength || !Uri.TryCreate(target, UriKind.Absolute, out var uri)
+                if (target is not null && target.Length <= MaxTargetLength && !guard.TryAccept(target, out _, out var refused))
+                {
+                    // The portal probes a session's targets when its customer run starts: the address guard decides now
+                    // (and names a control character, a space or a forbidden address precisely).
+                    problems.Add(refused);
+                }
+                else if (target is null || target.Length > MaxTargetLength || !Uri.TryCreate(target, UriKind.Absolute, out var uri)
                     || uri.Scheme is not ("http" or "https" or "ws" or "wss"))
                 {
                     problems.Add($"'{Shorten(target)}' is not an absolute http, https, ws or wss URL of at most {MaxTargetLength} characters.");
-                }
-                else if (!guard.TryAccept(target, out _, out var refused))
-                {
-                    // The portal probes a session's targets when its customer run starts: the address guard decides now.
-                    problems.Add(refused);
                 }
             }
 

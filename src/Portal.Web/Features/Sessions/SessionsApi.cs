@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Portal.Web.Features.Accounts;
 using Portal.Web.Features.CustomerLink;
 using Portal.Web.Features.Ingest;
+using Portal.Web.Features.Operations;
 
 namespace Portal.Web.Features.Sessions;
 
@@ -15,7 +16,8 @@ public static class SessionsApi
     /// <summary>Maps <c>/api/v1/sessions</c>.</summary>
     public static IEndpointRouteBuilder MapSessionsApi(this IEndpointRouteBuilder endpoints)
     {
-        var api = endpoints.MapGroup("/api/v1/sessions").RequireAuthorization(Policies.ApiClient).DisableAntiforgery().WithTags("Sessions");
+        var api = endpoints.MapGroup("/api/v1/sessions").RequireAuthorization(Policies.ApiClient).DisableAntiforgery().WithTags("Sessions")
+            .AddEndpointFilter<StoredTextFilter>();
         api.MapPost("/", CreateAsync);
         api.MapGet("/", ListAsync);
         api.MapGet("/{id:guid}", GetAsync);
