@@ -7,6 +7,9 @@ public sealed class PortalUser : IdentityUser
 {
     /// <summary>When the account was created.</summary>
     public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>When an admin disabled the account; null while it is enabled. Not the lockout of failed log-ins.</summary>
+    public DateTimeOffset? DisabledAt { get; set; }
 }
 
 /// <summary>A diagnostic session: one ticket, one customer link, any number of runs.</summary>

@@ -18,7 +18,7 @@ public sealed partial class PortalProcess : IAsyncDisposable
     public const string AdminEmail = "admin@portal.test";
 
     /// <summary>The bootstrap admin's password in tests.</summary>
-    public const string AdminPassword = "correct-horse-battery-staple";
+    public const string AdminPassword = "teal-lantern-orbit-42";
 
     /// <summary>The bootstrap API key in tests.</summary>
     public const string ApiKey = "ptl_test-key-0123456789abcdefghijklmnopqrstuvwxyz";

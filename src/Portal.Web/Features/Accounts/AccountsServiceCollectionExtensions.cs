@@ -1,4 +1,6 @@
+using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.AspNetCore.Identity;
 using Portal.Data;
 using Portal.Web.Features.CustomerLink;
@@ -44,8 +46,16 @@ public static class AccountsServiceCollectionExtensions
             })
             .AddRoles<IdentityRole>()
             .AddEntityFrameworkStores<PortalDbContext>()
-            .AddSignInManager()
-            .AddDefaultTokenProviders();
+            .AddSignInManager<PortalSignInManager>()
+            .AddDefaultTokenProviders()
+            .AddPasswordValidator<CommonPasswords>();
+
+        // The cookie is checked against the account on every request: a demotion, a disabling or a log-out elsewhere
+        // takes effect on the next request of any copy of the cookie (cost measured in the README: one user and one
+        // roles query per console request; the console makes few, its circuit carries the rest).
+        services.Configure<SecurityStampValidatorOptions>(o => o.ValidationInterval = TimeSpan.Zero);
+        services.AddScoped<AuthenticationStateProvider, ConsoleRevalidation>();
+        services.AddSingleton<LoginThrottle>();
 
         services.AddAuthorizationBuilder()
             .AddPolicy(Policies.Engineer, p => p
@@ -75,11 +85,24 @@ public static class AccountsServiceCollectionExtensions
     /// <summary>Maps the log-out endpoint; the log-in page is a component.</summary>
     public static IEndpointRouteBuilder MapAccounts(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapPost("/account/logout", async (SignInManager<PortalUser> signIn) =>
+        endpoints.MapPost("/account/logout", async Task<IResult> (HttpContext context, IAntiforgery antiforgery, SignInManager<PortalUser> signIn, UserManager<PortalUser> users) =>
         {
+            // Only the console's own form may log a user out: a cross-site post carries no antiforgery token.
+            if (!await antiforgery.IsRequestValidAsync(context))
+            {
+                return TypedResults.Problem(title: "Log-out refused.", detail: "The log-out form's antiforgery token is missing or invalid: log out from the portal's own page.", statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            // A new security stamp ends this account's console sessions everywhere, copies of the cookie included:
+            // a log-out is server-side, not just the deletion of one browser's cookie.
+            if (await users.GetUserAsync(context.User) is { } user)
+            {
+                await users.UpdateSecurityStampAsync(user);
+            }
+
             await signIn.SignOutAsync();
             return TypedResults.LocalRedirect("/account/login");
-        });
+        }).DisableAntiforgery();
         return endpoints;
     }
 }

@@ -33,7 +33,8 @@ public sealed class ApiKeyAuthenticationHandler(
         }
 
         var user = await ApiKeys.FindUserAsync(db, key, Context.RequestAborted);
-        if (user is null || (user.LockoutEnd is { } end && end > TimeProvider.GetUtcNow()))
+        // Only an admin's disabling stops a key: failed log-ins lock the password, never an integration.
+        if (user is null || user.DisabledAt is not null)
         {
             return AuthenticateResult.Fail("Unknown or revoked API key.");
         }

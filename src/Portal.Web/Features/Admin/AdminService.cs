@@ -28,11 +28,11 @@ public sealed class AdminService(UserManager<PortalUser> users, IDbContextFactor
         var rows = await db.Users.AsNoTracking().OrderBy(u => u.CreatedAt)
             .Select(u => new
             {
-                u.Id, u.Email, u.CreatedAt, u.LockoutEnd, u.PasswordHash,
+                u.Id, u.Email, u.CreatedAt, u.DisabledAt, u.PasswordHash,
                 Roles = db.UserRoles.Where(r => r.UserId == u.Id).Join(db.Roles, ur => ur.RoleId, r => r.Id, (_, r) => r.Name!).ToList(),
             })
             .ToListAsync(cancellationToken);
-        return [.. rows.Select(u => new UserSummary(u.Id, u.Email ?? "", u.Roles, u.LockoutEnd > now, u.PasswordHash == null, u.CreatedAt))];
+        return [.. rows.Select(u => new UserSummary(u.Id, u.Email ?? "", u.Roles, u.DisabledAt != null, u.PasswordHash == null, u.CreatedAt))];
     }
 
     /// <summary>Creates an account without a password and returns the link that lets its owner choose one.</summary>
@@ -76,9 +76,10 @@ public sealed class AdminService(UserManager<PortalUser> users, IDbContextFactor
             return "No account has this id.";
         }
 
-        await users.SetLockoutEnabledAsync(user, true);
-        await users.SetLockoutEndDateAsync(user, disabled ? DateTimeOffset.MaxValue : null);
-        // A new security stamp ends the account's console sessions at their next validation.
+        user.DisabledAt = disabled ? user.DisabledAt ?? time.GetUtcNow() : null;
+        await users.UpdateAsync(user);
+        // A new security stamp ends the account's console sessions at their next request (and open consoles within
+        // the revalidation interval).
         await users.UpdateSecurityStampAsync(user);
         return null;
     }

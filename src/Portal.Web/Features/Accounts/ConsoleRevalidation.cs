@@ -1,0 +1,48 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Components.Authorization;
+using Microsoft.AspNetCore.Components.Server;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Options;
+using Portal.Data;
+
+namespace Portal.Web.Features.Accounts;
+
+/// <summary>
+/// Checks an open console (a Blazor circuit) against the database every <see cref="Interval"/>: when the account was
+/// disabled, deleted, demoted or logged out elsewhere (its security stamp changed), the circuit's user becomes
+/// anonymous and every page shows the log-in link instead of data. A cookie only proves who logged in; this says
+/// whether they still may.
+/// </summary>
+public sealed class ConsoleRevalidation(ILoggerFactory loggers, IServiceScopeFactory scopes, IOptions<IdentityOptions> options)
+    : RevalidatingServerAuthenticationStateProvider(loggers)
+{
+    /// <summary>How often an open console is checked.</summary>
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(20);
+
+    /// <inheritdoc />
+    protected override TimeSpan RevalidationInterval => Interval;
+
+    /// <inheritdoc />
+    protected override async Task<bool> ValidateAuthenticationStateAsync(AuthenticationState authenticationState, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(authenticationState);
+        await using var scope = scopes.CreateAsyncScope();
+        var users = scope.ServiceProvider.GetRequiredService<UserManager<PortalUser>>();
+        var principal = authenticationState.User;
+        var user = await users.GetUserAsync(principal);
+        if (user is null || user.DisabledAt is not null)
+        {
+            return false;
+        }
+
+        if (users.SupportsUserSecurityStamp
+            && principal.FindFirstValue(options.Value.ClaimsIdentity.SecurityStampClaimType) != await users.GetSecurityStampAsync(user))
+        {
+            return false;
+        }
+
+        // The roles the circuit was opened with must still be the account's.
+        var roles = await users.GetRolesAsync(user);
+        return principal.FindAll(options.Value.ClaimsIdentity.RoleClaimType).Select(c => c.Value).Order().SequenceEqual(roles.Order());
+    }
+}
