@@ -57,6 +57,36 @@ public sealed class RawHubClient : IDisposable
         }
     }
 
+    /// <summary>
+    /// Waits for the server to end the connection (a close message, a close frame, or the socket torn down); false when
+    /// it is still open after <paramref name="within"/>.
+    /// </summary>
+    public async Task<bool> ClosedByServerAsync(TimeSpan within)
+    {
+        using var timeout = new CancellationTokenSource(within);
+        var buffer = new byte[16 * 1024];
+        try
+        {
+            while (true)
+            {
+                var received = await _socket.ReceiveAsync(buffer, timeout.Token);
+                if (received.MessageType == WebSocketMessageType.Close
+                    || Encoding.UTF8.GetString(buffer, 0, received.Count).Contains("\"type\":7", StringComparison.Ordinal))
+                {
+                    return true;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+        catch (WebSocketException)
+        {
+            return true;
+        }
+    }
+
     /// <summary>Sends a ping, as a client must at least every 30 s to keep an idle connection open.</summary>
     public Task PingAsync() => SendAsync("""{"type":6}""");
 

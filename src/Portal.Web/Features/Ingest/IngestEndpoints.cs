@@ -28,6 +28,7 @@ public static class IngestEndpoints
         services.AddSingleton<ConnectionObserver>();
         services.AddSingleton<LinkBudget>();
         services.AddSingleton<PortalRefusals>();
+        services.AddSingleton<OpenLinks>();
         services.AddSingleton<PerLinkHubFilter>();
         services.AddSignalR(o =>
         {
