@@ -77,11 +77,7 @@ try
 catch (Exception ex) when (ex is MigrationChecksumException or InvalidOperationException)
 {
     await Console.Error.WriteLineAsync(ex.Message);
-    if (app.Services.GetService<EmbeddedPostgres>() is { } embedded)
-    {
-        await embedded.StopAsync();
-    }
-
+    await StopEmbeddedAsync(app);
     return 2;
 }
 
@@ -116,5 +112,25 @@ app.MapAdminApi();
 app.MapOpenApi();
 app.MapOperations();
 
-await app.RunAsync();
+try
+{
+    await app.StartAsync();
+}
+catch (IOException ex) when (ex.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException || ex.InnerException is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AddressAlreadyInUse })
+{
+    // Another program holds the address: say which, and leave nothing of ours running (the embedded PostgreSQL).
+    await Console.Error.WriteLineAsync($"The portal cannot listen: {ex.Message} Stop what uses that address, or choose another with ASPNETCORE_URLS (e.g. http://127.0.0.1:5081).");
+    await StopEmbeddedAsync(app);
+    return 3;
+}
+
+await app.WaitForShutdownAsync();
 return 0;
+
+static async Task StopEmbeddedAsync(WebApplication app)
+{
+    if (app.Services.GetService<EmbeddedPostgres>() is { } embedded)
+    {
+        await embedded.StopAsync();
+    }
+}

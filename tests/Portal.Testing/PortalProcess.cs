@@ -47,12 +47,15 @@ public sealed partial class PortalProcess : IAsyncDisposable
     /// <summary>Everything the process printed so far.</summary>
     public IReadOnlyList<string> Output => [.. _output];
 
+    /// <summary>The portal's built Portal.Web.dll.</summary>
+    public static string WebAssembly => typeof(PortalProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+        .Single(a => a.Key == "PortalWebAssembly").Value!;
+
     /// <summary>Starts the portal on a new migrated database, with extra environment settings.</summary>
     public static async Task<PortalProcess> StartAsync(string name, IDictionary<string, string>? environment = null, string? connectionString = null)
     {
         connectionString ??= await PostgresServer.CreateEmptyDatabaseAsync(name);
-        var dll = typeof(PortalProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .Single(a => a.Key == "PortalWebAssembly").Value!;
+        var dll = WebAssembly;
         var info = new ProcessStartInfo("dotnet")
         {
             ArgumentList = { Path.GetFullPath(dll) },
