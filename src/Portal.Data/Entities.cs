@@ -76,6 +76,9 @@ public sealed class Run
     /// <summary>The verdict the customer's page showed when the run ended.</summary>
     public string? Verdict { get; set; }
 
+    /// <summary>When the run started the session's server probes (once per run).</summary>
+    public DateTimeOffset? ProbesStartedAt { get; set; }
+
     public List<StoredResult> Results { get; set; } = [];
 }
 

@@ -65,14 +65,27 @@ public sealed class FindingsStore(NpgsqlDataSource dataSource, TimeProvider time
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var now = time.GetUtcNow();
-        await using (var ensure = new NpgsqlCommand(
-            "INSERT INTO runs (id, session_id, status, started_at, user_agent) VALUES ($1, $2, 'running', $3, $4) ON CONFLICT (id) DO NOTHING", connection, transaction))
+        // Only a run that started (it has results) can be completed: completing invented run ids would make empty
+        // "completed" runs and fire a signed webhook for each.
+        await using (var exists = new NpgsqlCommand(
+            "SELECT session_id, EXISTS (SELECT 1 FROM results WHERE run_id = $1) FROM runs WHERE id = $1", connection, transaction))
         {
-            ensure.Parameters.Add(new() { Value = runId });
-            ensure.Parameters.Add(new() { Value = sessionId });
-            ensure.Parameters.Add(new() { Value = now });
-            ensure.Parameters.Add(new() { Value = (object?)userAgent ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-            await ensure.ExecuteNonQueryAsync(cancellationToken);
+            exists.Parameters.Add(new() { Value = runId });
+            await using var reader = await exists.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                return RunCompletion.NotStarted;
+            }
+
+            if (reader.GetGuid(0) != sessionId)
+            {
+                return RunCompletion.ForeignRun;
+            }
+
+            if (!reader.GetBoolean(1))
+            {
+                return RunCompletion.NotStarted;
+            }
         }
 
         var status = await LockAsync(connection, transaction, sessionId, runId, cancellationToken);
@@ -195,6 +208,9 @@ public sealed class FindingsStore(NpgsqlDataSource dataSource, TimeProvider time
 /// <summary>What ending a run did.</summary>
 public enum RunCompletion
 {
+    /// <summary>No such run, or it has no results yet: there is nothing to complete.</summary>
+    NotStarted,
+
     /// <summary>The run is completed now, with its final findings.</summary>
     Completed,
 

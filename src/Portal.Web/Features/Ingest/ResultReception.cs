@@ -81,8 +81,11 @@ public sealed class ResultReception(RunIngest ingest, PortalRefusals refusals, O
             metrics.RunCompleted();
         }
 
-        return outcome == IngestOutcome.ForeignRun
-            ? new(null, "The run belongs to another session.")
-            : new(new IngestAck(runId, outcome == IngestOutcome.Stored, transport), null);
+        return outcome switch
+        {
+            IngestOutcome.ForeignRun => new(null, "The run belongs to another session."),
+            IngestOutcome.NotStarted => new(null, "The run has no results: there is nothing to complete."),
+            _ => new(new IngestAck(runId, outcome == IngestOutcome.Stored, transport), null),
+        };
     }
 }

@@ -18,6 +18,9 @@ public enum IngestOutcome
 
     /// <summary>The run id belongs to another session: refused.</summary>
     ForeignRun,
+
+    /// <summary>A completion for a run with no results: nothing was completed.</summary>
+    NotStarted,
 }
 
 /// <summary>The answer a reporter gets: the id it may now forget, and how the message came in.</summary>
@@ -287,6 +290,7 @@ public sealed partial class RunIngest : IAsyncDisposable
         {
             Findings.RunCompletion.Completed => IngestOutcome.Stored,
             Findings.RunCompletion.AlreadyCompleted => IngestOutcome.Duplicate,
+            Findings.RunCompletion.NotStarted => IngestOutcome.NotStarted,
             _ => IngestOutcome.ForeignRun,
         };
 

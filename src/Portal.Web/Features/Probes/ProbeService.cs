@@ -48,6 +48,7 @@ public sealed class ProbeService : IDisposable
     private readonly Channel<ProbeJob> _queue = Channel.CreateBounded<ProbeJob>(new BoundedChannelOptions(1000) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly PartitionedRateLimiter<string> _perEngineer;
     private readonly IDbContextFactory<PortalDbContext> _databases;
+    private readonly ProbeSettings _settings;
 
     /// <summary>Creates the service.</summary>
     public ProbeService(Prober prober, IDbContextFactory<PortalDbContext> databases, IOptions<ProbeSettings> settings)
@@ -55,6 +56,7 @@ public sealed class ProbeService : IDisposable
         ArgumentNullException.ThrowIfNull(settings);
         Prober = prober;
         _databases = databases;
+        _settings = settings.Value;
         var limit = settings.Value.RequestsPerMinutePerEngineer;
         _perEngineer = PartitionedRateLimiter.Create<string, string>(user => RateLimitPartition.GetFixedWindowLimiter(user, _ => new FixedWindowRateLimiterOptions
         {
@@ -142,6 +144,20 @@ public sealed class ProbeService : IDisposable
             return;
         }
 
+        // Once per run, and for at most RunsWithProbesPerLink runs of a link: a page (or a script holding the link)
+        // that reports many observations or invents run ids cannot make the portal probe again and again.
+        await using (var db = await _databases.CreateDbContextAsync(cancellationToken))
+        {
+            var cap = _settings.RunsWithProbesPerLink;
+            var marked = await db.Database.ExecuteSqlInterpolatedAsync(
+                $"UPDATE runs SET probes_started_at = now() WHERE id = {runId} AND session_id = {sessionId} AND probes_started_at IS NULL AND (SELECT count(*) FROM runs WHERE session_id = {sessionId} AND probes_started_at IS NOT NULL) < {cap}",
+                cancellationToken);
+            if (marked == 0)
+            {
+                return;
+            }
+        }
+
         var targets = session.Targets.Select(t => ProbeTarget.TryParse(t, out var target, out _) ? target : null).OfType<ProbeTarget>().ToList();
         _queue.Writer.TryWrite(new ProbeJob(sessionId, runId, targets, session.IdleSeconds, CompleteRun: false));
     }
@@ -174,6 +190,9 @@ public sealed class ProbeSettings
 
     /// <summary>How many targets are probed at once (one connection per target at a time, whatever this says).</summary>
     public int Concurrency { get; set; } = 4;
+
+    /// <summary>How many customer runs of one link start the session's server probes (each run at most once).</summary>
+    public int RunsWithProbesPerLink { get; set; } = 20;
 }
 
 /// <summary>Runs queued probes and stores every result as it comes, so watchers see probes live.</summary>
