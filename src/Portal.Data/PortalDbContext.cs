@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 
@@ -8,8 +9,14 @@ namespace Portal.Data;
 /// The portal's database. EF Core reads and writes; the schema itself comes only from the SQL files in
 /// <c>migrations/</c>, so nothing here creates or alters a table.
 /// </summary>
-public sealed class PortalDbContext(DbContextOptions<PortalDbContext> options) : IdentityDbContext<PortalUser>(options)
+public sealed class PortalDbContext(DbContextOptions<PortalDbContext> options) : IdentityDbContext<PortalUser>(options), IDataProtectionKeyContext
 {
+    /// <summary>
+    /// The data-protection key ring, shared by every instance: cookies, antiforgery tokens and invitation links made
+    /// by one instance are read by any other, whatever machine or home folder it runs in.
+    /// </summary>
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+
     public DbSet<DiagnosticSession> Sessions => Set<DiagnosticSession>();
 
     public DbSet<Run> Runs => Set<Run>();

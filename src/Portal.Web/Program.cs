@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.DataProtection;
 using Portal.Data.Embedded;
 using Portal.Data.Migrations;
 using Portal.Web;
@@ -56,6 +57,8 @@ builder.Services.AddRazorComponents().AddInteractiveServerComponents();
 builder.Services.AddCascadingAuthenticationState();
 builder.Services.AddRadzenComponents();
 builder.Services.AddAccounts();
+// One key ring for every instance, in PostgreSQL: a cookie or a form made by one instance is good on all of them.
+builder.Services.AddDataProtection().SetApplicationName("Portal").PersistKeysToDbContext<Portal.Data.PortalDbContext>();
 builder.Services.AddCustomerLink();
 builder.Services.AddIngest();
 builder.Services.AddSessions(builder.Configuration);
