@@ -35,6 +35,9 @@ builder.WebHost.ConfigureKestrel(ClientHelloCapture.Install);
 // SignalR's access_token query: such lines must never reach a log.
 builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
 builder.Logging.AddFilter("Microsoft.AspNetCore.Http.Connections", LogLevel.Warning);
+// A refused hub call (a HubException) would log an error with a stack trace each time: thousands a second from one
+// link. Refusals are logged by PortalRefusals (one line a minute per link), real faults by PerLinkHubFilter.
+builder.Logging.AddFilter("Microsoft.AspNetCore.SignalR.Internal.DefaultHubDispatcher", LogLevel.None);
 
 builder.Services.Configure<PortalOptions>(builder.Configuration.GetSection(PortalOptions.Section));
 builder.Services.AddSingleton(TimeProvider.System);

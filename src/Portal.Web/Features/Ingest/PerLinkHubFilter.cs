@@ -8,7 +8,7 @@ namespace Portal.Web.Features.Ingest;
 /// expired or closed: the connection is closed and the run is told why), and the invocation is charged to the link's
 /// <see cref="LinkBudget"/> (over it, the page gets an error instead of an acknowledgement and retries later).
 /// </summary>
-public sealed class PerLinkHubFilter(LinkBudget budget, OpenLinks links, PortalRefusals refusals) : IHubFilter
+public sealed partial class PerLinkHubFilter(LinkBudget budget, OpenLinks links, PortalRefusals refusals, ILogger<PerLinkHubFilter> logger) : IHubFilter
 {
     /// <inheritdoc />
     public async ValueTask<object?> InvokeMethodAsync(HubInvocationContext invocationContext, Func<HubInvocationContext, ValueTask<object?>> next)
@@ -34,8 +34,21 @@ public sealed class PerLinkHubFilter(LinkBudget budget, OpenLinks links, PortalR
             }
         }
 
-        return await next(invocationContext);
+        try
+        {
+            return await next(invocationContext);
+        }
+        catch (Exception ex) when (ex is not HubException)
+        {
+            // SignalR's own "failed to invoke" log is off (a refusal is a HubException and must not cost a stack trace
+            // per call); a real fault of a hub method is logged here, once, with its exception.
+            LogFailed(logger, invocationContext.HubMethodName, ex);
+            throw;
+        }
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The hub method {Method} failed")]
+    private static partial void LogFailed(ILogger logger, string method, Exception exception);
 
     private static async Task AbortSoonAsync(HubCallerContext caller)
     {

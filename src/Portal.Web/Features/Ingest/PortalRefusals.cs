@@ -46,6 +46,8 @@ public sealed partial class PortalRefusals(RunIngest ingest, NpgsqlDataSource da
         }
 
         _recent[key] = now;
+        // One line, no stack trace, at most once a minute per link and reason, however many calls were refused.
+        Log.Refused(logger, reason, status, transport, sessionId);
         try
         {
             var run = await RunAsync(sessionId, runId ?? Guid.Empty, cancellationToken);
@@ -82,6 +84,9 @@ public sealed partial class PortalRefusals(RunIngest ingest, NpgsqlDataSource da
 
     private static partial class Log
     {
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Refused ({Reason}, {Status}) a message over {Transport} of session {SessionId}; further refusals of the same kind are not logged for a minute")]
+        public static partial void Refused(ILogger logger, string reason, int status, string transport, Guid sessionId);
+
         [LoggerMessage(Level = LogLevel.Warning, Message = "A refusal ({Reason}) of session {SessionId} could not be recorded ({Error})")]
         public static partial void NotRecorded(ILogger logger, string reason, Guid sessionId, string error);
     }

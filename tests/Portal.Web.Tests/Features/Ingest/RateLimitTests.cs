@@ -59,6 +59,26 @@ public sealed class RateLimitTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task HubReport_ManyOverTheLimit_LogStaysProportionate()
+    {
+        var token = await CreateAsync();
+        using var hub = await RawHubClient.ConnectAsync(
+            new Uri($"ws://{_portal.BaseAddress.Authority}/hubs/run?access_token={token}"), _portal.BaseAddress.GetLeftPart(UriPartial.Authority));
+        var run = Guid.NewGuid();
+        var before = _portal.Output.Count;
+
+        for (var i = 0; i < 200; i++)
+        {
+            await hub.InvokeAsync("Report", new { id = Guid.NewGuid(), runId = run, step = "ws.echo", status = "pass" });
+        }
+
+        // 197 refusals of one link: a few lines of log, no stack traces (was: a "fail:" entry with a stack trace each).
+        var logged = _portal.Output.Skip(before).ToList();
+        logged.Count(l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal)).ShouldBe(0, string.Join('\n', logged.Take(40)));
+        logged.Count.ShouldBeLessThan(20, string.Join('\n', logged.Take(40)));
+    }
+
+    [Fact]
     public async Task HubAndHttp_SameLink_ShareOneBudget()
     {
         var token = await CreateAsync();
