@@ -18,6 +18,9 @@ public sealed class PortalOptions
     /// </summary>
     public string? PublicOrigin { get; set; }
 
+    /// <summary>How often an open console (a Blazor circuit) is checked against its account (<c>Portal:ConsoleRevalidation</c>).</summary>
+    public TimeSpan ConsoleRevalidation { get; set; } = TimeSpan.FromSeconds(20);
+
     /// <summary>
     /// Origins, besides the portal's own, from which browsers may open WebSockets to the portal,
     /// for example <c>https://portal.example.com</c> when a proxy changes the host name.

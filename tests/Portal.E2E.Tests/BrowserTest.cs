@@ -53,13 +53,13 @@ public abstract class BrowserTest(string name, Dictionary<string, string>? envir
         return (body.GetProperty("id").GetGuid(), body.GetProperty("customerUrl").GetString()!);
     }
 
-    /// <summary>Logs the bootstrap admin in, in a fresh browser context, and waits for the interactive console.</summary>
-    protected async Task<IPage> LogInAsync(Uri? through = null)
+    /// <summary>Logs the bootstrap admin (or another account) in, in a fresh browser context, and waits for the interactive console.</summary>
+    protected async Task<IPage> LogInAsync(Uri? through = null, string? email = null, string? password = null)
     {
         var page = await (await Browser.NewContextAsync()).NewPageAsync();
         await page.GotoAsync(new Uri(through ?? Portal.BaseAddress, "/account/login").ToString());
-        await page.Locator("#email").FillAsync(PortalProcess.AdminEmail);
-        await page.Locator("#password").FillAsync(PortalProcess.AdminPassword);
+        await page.Locator("#email").FillAsync(email ?? PortalProcess.AdminEmail);
+        await page.Locator("#password").FillAsync(password ?? PortalProcess.AdminPassword);
         await page.GetByRole(AriaRole.Button, new() { Name = "Log in" }).ClickAsync();
         await page.WaitForURLAsync("**/sessions");
         await WaitInteractiveAsync(page);

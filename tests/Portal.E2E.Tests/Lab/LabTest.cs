@@ -145,3 +145,10 @@ public abstract class LabTest(string name, Dictionary<string, string>? environme
 /// <summary>The lab scenarios share loopback ports and timing: they run one at a time.</summary>
 [CollectionDefinition("lab")]
 public sealed class LabCollection;
+
+/// <summary>
+/// Scenario 11 adds network namespaces and veth links: every Chromium on the machine sees the network change and
+/// aborts the page it was loading (net::ERR_NETWORK_CHANGED). So it runs alone, after every other test.
+/// </summary>
+[CollectionDefinition("network", DisableParallelization = true)]
+public sealed class NetworkCollection;

@@ -8,6 +8,7 @@ namespace Portal.E2E.Tests.Lab;
 /// fire exactly when the link is slow. Where the kernel refuses namespaces (or has no netem), the tests say so in
 /// one line and skip.
 /// </summary>
+[Collection("network")]
 public sealed class NetworkLabTests() : LabTest("lab-network", Environment)
 {
     private static readonly int s_port = PortalProcess.FreePort();

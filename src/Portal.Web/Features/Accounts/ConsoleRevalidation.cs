@@ -8,19 +8,16 @@ using Portal.Data;
 namespace Portal.Web.Features.Accounts;
 
 /// <summary>
-/// Checks an open console (a Blazor circuit) against the database every <see cref="Interval"/>: when the account was
+/// Checks an open console (a Blazor circuit) against the database every <see cref="PortalOptions.ConsoleRevalidation"/> (20 s): when the account was
 /// disabled, deleted, demoted or logged out elsewhere (its security stamp changed), the circuit's user becomes
 /// anonymous and every page shows the log-in link instead of data. A cookie only proves who logged in; this says
 /// whether they still may.
 /// </summary>
-public sealed class ConsoleRevalidation(ILoggerFactory loggers, IServiceScopeFactory scopes, IOptions<IdentityOptions> options)
+public sealed class ConsoleRevalidation(ILoggerFactory loggers, IServiceScopeFactory scopes, IOptions<IdentityOptions> options, IOptions<PortalOptions> portal)
     : RevalidatingServerAuthenticationStateProvider(loggers)
 {
-    /// <summary>How often an open console is checked.</summary>
-    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(20);
-
     /// <inheritdoc />
-    protected override TimeSpan RevalidationInterval => Interval;
+    protected override TimeSpan RevalidationInterval => portal.Value.ConsoleRevalidation;
 
     /// <inheritdoc />
     protected override async Task<bool> ValidateAuthenticationStateAsync(AuthenticationState authenticationState, CancellationToken cancellationToken)
