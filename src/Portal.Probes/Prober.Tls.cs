@@ -113,7 +113,7 @@ public sealed partial class Prober
                 ["tls13"] = Speaks("TLSv1.3"),
                 ["browsersConnect"] = offer is null ? null : offer.BrowsersConnect || completed ? 1 : 0,
                 ["obsoleteOffered"] = offer?.Obsolete.Count,
-                ["aiaRescues"] = aia is null ? null : aia.Rescues ? 1 : 0,
+                ["aiaRescues"] = aia?.Rescues is { } rescues ? rescues ? 1 : 0 : null,
             },
             target,
             new()
@@ -142,15 +142,17 @@ public sealed partial class Prober
     /// </summary>
     private async Task<AiaCheck> AiaRescueAsync(string url, IReadOnlyList<X509Certificate2> sent, string host, AddressGuard guard, CancellationToken cancellationToken)
     {
+        // Rescues is null when the portal could not ask (not http, refused by its own guard, no route or name from
+        // here): that says nothing of what a browser elsewhere can fetch. False only when the URL answered without it.
         if (!ProbeTarget.TryParse(url, out var issuerTarget, out _) || !issuerTarget.IsHttp)
         {
-            return new AiaCheck(url, false, "not an http URL");
+            return new AiaCheck(url, null, "not an http URL the portal fetches");
         }
 
         var guarded = await guard.ResolveAsync(issuerTarget, _resolver, cancellationToken);
         if (!guarded.Decision.Allowed)
         {
-            return new AiaCheck(url, false, $"not fetched: {guarded.Decision.Reason}");
+            return new AiaCheck(url, null, $"not fetched: {guarded.Decision.Reason}");
         }
 
         try
@@ -162,13 +164,21 @@ public sealed partial class Prober
             var again = CertificateReport.From([.. sent, issuer], host, _trustStore, null, IsPublicRoot);
             return new AiaCheck(url, !again.Problems.Contains(CertificateProblems.IncompleteChain) && !again.Problems.Contains(CertificateProblems.UntrustedRoot), null);
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException or System.Security.Cryptography.CryptographicException)
+        catch (HttpRequestException ex) when (ex.StatusCode is { } status)
         {
-            return new AiaCheck(url, false, ex is TaskCanceledException ? $"no answer within {_options.RequestTimeout.TotalSeconds:0} s" : Describe(ex));
+            return new AiaCheck(url, false, $"the URL answered {(int)status}");
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            return new AiaCheck(url, false, "the URL answered with something that is not a certificate");
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException)
+        {
+            return new AiaCheck(url, null, ex is TaskCanceledException ? $"no answer within {_options.RequestTimeout.TotalSeconds:0} s" : Describe(ex));
         }
     }
 
-    private sealed record AiaCheck(string Url, bool Rescues, string? Error)
+    private sealed record AiaCheck(string Url, bool? Rescues, string? Error)
     {
         public Dictionary<string, object?> Describe() => new() { ["url"] = Url, ["rescues"] = Rescues, ["error"] = Error };
     }

@@ -207,6 +207,19 @@ public sealed class CertificateReportTests : IDisposable
         ((Dictionary<string, object?>)tls.Detail["aia"]!)["url"].ShouldBe($"http://ca.lab.test:{issuerHost.Port}/issuing.crt");
     }
 
+    [Fact]
+    public async Task Probe_IntermediateNotSent_IssuerUrlTheProbeCannotReach_NoClaimEitherWay()
+    {
+        using var leaf = TestChain.Leaf(_intermediate, new LeafSpec(Host, IssuerUrl: "http://unresolvable.lab.test/issuing.crt"));
+        await using var server = LoopbackServer.Tls(_ => leaf);
+
+        var tls = await ProbeAsync(server.Port);
+
+        ((IReadOnlyList<string>)tls.Detail["certificateProblems"]!).ShouldBe([CertificateProblems.IncompleteChain]);
+        tls.Metrics["aiaRescues"].ShouldBeNull();
+        ((string?)((Dictionary<string, object?>)tls.Detail["aia"]!)["error"]).ShouldNotBeNullOrEmpty();
+    }
+
     private CertificateReport Judge(X509Certificate2[] sent, bool? stapled = true, bool isPublicRoot = false) =>
         CertificateReport.From(sent, Host, [_root], stapled, _ => isPublicRoot);
 
