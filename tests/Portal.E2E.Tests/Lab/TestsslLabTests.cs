@@ -202,7 +202,7 @@ public sealed class TestsslLabTests() : LabTest("lab-testssl", Environment)
         {
             get
             {
-                var protocols = new[] { ("TLS1", "TLS1"), ("TLS1_1", "TLS1_1"), ("TLS1_2", "TLS1_2"), ("TLS1_3", "TLS1_3") }.Where(p => Offered(p.Item1) == true).Select(p => p.Item2);
+                var protocols = new[] { "TLS1", "TLS1_1", "TLS1_2", "TLS1_3" }.Where(id => Offered(id) == true);
                 var flagged = new[] { "cert_keySize", "cert_signatureAlgorithm", "cert_mustStapleExtension", "cert_chain_of_trust", "cert_trust", "cert_expirationStatus" }
                     .Where(id => Entries.TryGetValue(id, out var e) && e.Severity is not ("OK" or "INFO"))
                     .Select(id => $"{id} {Entries[id].Severity} \"{Entries[id].Finding.TrimEnd('.', ' ')}\"");

@@ -1,4 +1,3 @@
-using System.Security.Claims;
 using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.AspNetCore.Components.Server;
 using Microsoft.AspNetCore.Identity;
@@ -13,7 +12,7 @@ namespace Portal.Web.Features.Accounts;
 /// anonymous and every page shows the log-in link instead of data. A cookie only proves who logged in; this says
 /// whether they still may.
 /// </summary>
-public sealed class ConsoleRevalidation(ILoggerFactory loggers, IServiceScopeFactory scopes, IOptions<IdentityOptions> options, IOptions<PortalOptions> portal)
+public sealed class ConsoleRevalidation(ILoggerFactory loggers, IServiceScopeFactory scopes, IOptions<PortalOptions> portal)
     : RevalidatingServerAuthenticationStateProvider(loggers)
 {
     /// <inheritdoc />
@@ -24,22 +23,18 @@ public sealed class ConsoleRevalidation(ILoggerFactory loggers, IServiceScopeFac
     {
         ArgumentNullException.ThrowIfNull(authenticationState);
         await using var scope = scopes.CreateAsyncScope();
-        var users = scope.ServiceProvider.GetRequiredService<UserManager<PortalUser>>();
-        var principal = authenticationState.User;
-        var user = await users.GetUserAsync(principal);
-        if (user is null || user.DisabledAt is not null)
-        {
-            return false;
-        }
+        var signIn = scope.ServiceProvider.GetRequiredService<SignInManager<PortalUser>>();
 
-        if (users.SupportsUserSecurityStamp
-            && principal.FindFirstValue(options.Value.ClaimsIdentity.SecurityStampClaimType) != await users.GetSecurityStampAsync(user))
+        // The same check a request's cookie gets (PortalSignInManager): the account exists, is not disabled, and its
+        // security stamp is the one the circuit was opened with.
+        var user = await signIn.ValidateSecurityStampAsync(authenticationState.User);
+        if (user is null)
         {
             return false;
         }
 
         // The roles the circuit was opened with must still be the account's.
-        var roles = await users.GetRolesAsync(user);
-        return principal.FindAll(options.Value.ClaimsIdentity.RoleClaimType).Select(c => c.Value).Order().SequenceEqual(roles.Order());
+        var roles = await signIn.UserManager.GetRolesAsync(user);
+        return authenticationState.User.FindAll(signIn.Options.ClaimsIdentity.RoleClaimType).Select(c => c.Value).Order().SequenceEqual(roles.Order());
     }
 }

@@ -28,9 +28,10 @@ public sealed partial class OpenLinks(NpgsqlDataSource data, PortalEvents events
             return cached.Open;
         }
 
-        await using var command = data.CreateCommand("SELECT expires_at > $2 AND status = 'open' FROM sessions WHERE id = $1");
+        await using var command = data.CreateCommand("SELECT expires_at > $2 AND status = $3 FROM sessions WHERE id = $1");
         command.Parameters.Add(new() { Value = sessionId });
         command.Parameters.Add(new() { Value = now });
+        command.Parameters.Add(new() { Value = Portal.Data.SessionStatus.Open });
         var open = await command.ExecuteScalarAsync(cancellationToken) is true;
         _states[sessionId] = (open, now);
         if (_states.Count > 100_000)

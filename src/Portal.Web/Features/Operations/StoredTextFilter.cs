@@ -72,10 +72,9 @@ public sealed class StoredTextFilter : IEndpointFilter
             return null;
         }
 
-        foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        foreach (var (property, name) in s_properties.GetOrAdd(type, Readable))
         {
-            if (property.GetIndexParameters().Length == 0
-                && Find(property.GetValue(value), $"{(path == "body" ? "" : path + ".")}{JsonNamingPolicy.CamelCase.ConvertName(property.Name)}", depth + 1) is { } inner)
+            if (Find(property.GetValue(value), $"{(path == "body" ? "" : path + ".")}{name}", depth + 1) is { } inner)
             {
                 return inner;
             }
@@ -83,4 +82,12 @@ public sealed class StoredTextFilter : IEndpointFilter
 
         return null;
     }
+
+    // Read once per type: every HTTP ingest request walks its body.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, (PropertyInfo Property, string Name)[]> s_properties = new();
+
+    private static (PropertyInfo, string)[] Readable(Type type) =>
+        [.. type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.GetIndexParameters().Length == 0)
+            .Select(p => (p, JsonNamingPolicy.CamelCase.ConvertName(p.Name)))];
 }
