@@ -49,6 +49,14 @@ public sealed partial class Prober
     /// <summary>The address guard every probe goes through; replaced as a whole when an admin changes the allow-list.</summary>
     public AddressGuard Guard { get => Volatile.Read(ref _guard); set => Volatile.Write(ref _guard, value ?? throw new ArgumentNullException(nameof(value))); }
 
+    /// <summary>Whether a probe of this target is running now (one connection per target at a time): a caller with other
+    /// work can do that first instead of waiting.</summary>
+    public bool IsBusy(ProbeTarget target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        return _perTarget.TryGetValue($"{target.Host}:{target.Port}", out var gate) && gate.CurrentCount == 0;
+    }
+
     /// <summary>The resolver probes use, for others that must resolve the same way (webhooks).</summary>
     public HostResolver Resolver => _resolver;
 

@@ -18,7 +18,14 @@ namespace Portal.Web.Features.Probes;
 /// <param name="CompleteRun">True for a probe run of its own, marked completed when the probes end.</param>
 /// <param name="Guard">The guard for these targets; the prober's own when null.</param>
 /// <param name="PortalPaths">The targets are this portal's own origin (the admin's deployment check): its SSE and upload paths are probed too.</param>
-public sealed record ProbeJob(Guid SessionId, Guid RunId, IReadOnlyList<ProbeTarget> Targets, int IdleSeconds, bool CompleteRun, AddressGuard? Guard = null, bool PortalPaths = false);
+public sealed record ProbeJob(Guid SessionId, Guid RunId, IReadOnlyList<ProbeTarget> Targets, int IdleSeconds, bool CompleteRun, AddressGuard? Guard = null, bool PortalPaths = false)
+{
+    /// <summary>Targets another job is still probing are put off and tried again until then; after it, waited for.</summary>
+    public DateTimeOffset? NotAfter { get; init; }
+
+    /// <summary>Results and problems of the job's earlier passes (a job whose targets were busy comes back).</summary>
+    public (int Results, int Problems) SoFar { get; init; }
+}
 
 /// <summary>What became of a request to probe.</summary>
 public enum ProbeRequestState
@@ -135,6 +142,10 @@ public sealed class ProbeService : IDisposable
     /// <summary>Queues a job the caller has already checked (the admin's deployment check).</summary>
     public void Enqueue(ProbeJob job) => _queue.Writer.TryWrite(job);
 
+    /// <summary>Queues a job again after a pause, without holding a worker while it waits.</summary>
+    public void EnqueueLater(ProbeJob job, TimeSpan after, CancellationToken cancellationToken) =>
+        _ = Task.Delay(after, cancellationToken).ContinueWith(_ => _queue.Writer.TryWrite(job), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+
     /// <summary>A customer run started: probe the session's targets onto that run (forbidden ones become blocked results).</summary>
     public async Task StartForCustomerRunAsync(Guid sessionId, Guid runId, CancellationToken cancellationToken)
     {
@@ -202,12 +213,24 @@ public sealed partial class ProbeWorker(ProbeService probes, RunIngest ingest, T
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Parallel.ForEachAsync(probes.Queue.ReadAllAsync(stoppingToken), new ParallelOptions { MaxDegreeOfParallelism = settings.Value.Concurrency, CancellationToken = stoppingToken }, RunAsync);
 
+    /// <summary>How long a job puts off targets another job is probing before it waits for them in its worker slot.</summary>
+    public static readonly TimeSpan BusyTargetPatience = TimeSpan.FromMinutes(5);
+
     private async ValueTask RunAsync(ProbeJob job, CancellationToken cancellationToken)
     {
-        var results = 0;
-        var problems = 0;
+        var (results, problems) = job.SoFar;
+        var notAfter = job.NotAfter ?? time.GetUtcNow() + BusyTargetPatience;
+        var busy = new List<ProbeTarget>();
         foreach (var target in job.Targets)
         {
+            // A target another job is probing (one connection per target) is not waited for here: waiting would hold
+            // this worker slot, and one slow target could hold them all. It comes back in a later pass.
+            if (probes.Prober.IsBusy(target) && time.GetUtcNow() < notAfter)
+            {
+                busy.Add(target);
+                continue;
+            }
+
             // One overall time-out per target on top of each step's own: the idle hold plus a minute for everything else.
             using var overall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             overall.CancelAfter(TimeSpan.FromSeconds(job.IdleSeconds + 60));
@@ -234,6 +257,12 @@ public sealed partial class ProbeWorker(ProbeService probes, RunIngest ingest, T
             {
                 LogProbeFailed(ex, job.SessionId);
             }
+        }
+
+        if (busy.Count > 0)
+        {
+            probes.EnqueueLater(job with { Targets = busy, NotAfter = notAfter, SoFar = (results, problems) }, TimeSpan.FromSeconds(1), cancellationToken);
+            return;
         }
 
         if (job.CompleteRun)

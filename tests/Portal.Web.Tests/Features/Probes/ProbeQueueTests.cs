@@ -1,0 +1,80 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using Portal.Testing;
+
+namespace Portal.Web.Tests.Features.Probes;
+
+/// <summary>
+/// One slow target cannot hold the probe workers: a job whose target another job is still probing is put off (it
+/// comes back a second later) instead of waiting in its worker slot, so a third job for another target runs at once.
+/// </summary>
+public sealed class ProbeQueueTests : IAsyncLifetime
+{
+    private readonly PortalFixture _fixture = new("probe-queue", new Dictionary<string, string>
+    {
+        ["Portal__Probes__AllowList__0"] = "127.0.0.1/32",
+        ["Portal__Probes__Concurrency"] = "2",
+        ["Portal__Probes__HandshakeTimeout"] = "00:00:20",
+    });
+
+    private readonly TcpListener _silent = new(IPAddress.Loopback, 0);
+    private readonly List<TcpClient> _held = [];
+    private Task _accepting = Task.CompletedTask;
+
+    public async Task InitializeAsync()
+    {
+        await _fixture.InitializeAsync();
+        // A TLS server that accepts and never answers the ClientHello: its probe holds the target for the handshake time-out.
+        _silent.Start();
+        _accepting = Task.Run(async () =>
+        {
+            try
+            {
+                while (true)
+                {
+                    _held.Add(await _silent.AcceptTcpClientAsync());
+                }
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                // Stopped.
+            }
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        _silent.Stop();
+        await _accepting;
+        _held.ForEach(c => c.Dispose());
+        await _fixture.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task TwoJobsForOneSilentTarget_AThirdJobForAnotherTarget_RunsAtOnce()
+    {
+        var (session, _, _) = await _fixture.CreateSessionAsync();
+        var silent = $"https://127.0.0.1:{((IPEndPoint)_silent.LocalEndpoint).Port}/";
+        await ProbeAsync(session, silent);
+        await ProbeAsync(session, silent);
+
+        var other = await ProbeAsync(session, $"http://127.0.0.1:{_fixture.Portal.BaseAddress.Port}/diag/ping");
+
+        // Without the fix both workers sit on the silent target (one probing it, one waiting for it) for 20 s.
+        var started = DateTime.UtcNow;
+        await Eventually.TrueAsync(
+            async () => await _fixture.CountAsync("SELECT count(*) FROM results WHERE run_id = $1 AND step = 'probe.http'", other) == 1,
+            "the other target's probe to finish", TimeSpan.FromSeconds(10));
+        (DateTime.UtcNow - started).ShouldBeLessThan(TimeSpan.FromSeconds(10));
+    }
+
+    private async Task<Guid> ProbeAsync(Guid session, string target)
+    {
+        using var api = _fixture.Portal.CreateClient();
+        using var response = await api.PostAsJsonAsync($"/api/v1/sessions/{session}/probes", new { targets = new[] { target } });
+        response.StatusCode.ShouldBe(HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("runId").GetGuid();
+    }
+}
