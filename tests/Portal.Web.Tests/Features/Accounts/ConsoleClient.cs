@@ -75,6 +75,15 @@ internal sealed partial class ConsoleClient : IDisposable
         return (user.GetProperty("id").GetString()!, email, password);
     }
 
+    /// <summary>A new account with this role, logged in through the form: the client holding its cookie, and the account.</summary>
+    public static async Task<(ConsoleClient Browser, string Id, string Email, string Password)> LoggedInAsync(PortalProcess portal, string role)
+    {
+        var (id, email, password) = await InviteAsync(portal, role);
+        var browser = Anonymous(portal);
+        (await browser.LogInAsync(email, password)).StatusCode.ShouldBe(HttpStatusCode.Redirect);
+        return (browser, id, email, password);
+    }
+
     public void Dispose()
     {
         Http.Dispose();

@@ -16,9 +16,8 @@ public class RevocationTests(PortalFixture fixture) : IClassFixture<PortalFixtur
     [Fact]
     public async Task DemotedAdmin_SameCookie_AdminRefusedAtNextRequest()
     {
-        var (id, email, password) = await ConsoleClient.InviteAsync(_fixture.Portal, "Admin");
-        using var browser = ConsoleClient.Anonymous(_fixture.Portal);
-        (await browser.LogInAsync(email, password)).StatusCode.ShouldBe(HttpStatusCode.Redirect);
+        var (browser, id, email, password) = await ConsoleClient.LoggedInAsync(_fixture.Portal, "Admin");
+        using var _ = browser;
         (await browser.Http.GetAsync("/admin")).StatusCode.ShouldBe(HttpStatusCode.OK);
 
         using var api = _fixture.Portal.CreateClient();
@@ -32,9 +31,8 @@ public class RevocationTests(PortalFixture fixture) : IClassFixture<PortalFixtur
     [Fact]
     public async Task DisabledEngineer_SameCookie_RefusedAtNextRequestAndCannotLogInAgain()
     {
-        var (id, email, password) = await ConsoleClient.InviteAsync(_fixture.Portal, "Engineer");
-        using var browser = ConsoleClient.Anonymous(_fixture.Portal);
-        (await browser.LogInAsync(email, password)).StatusCode.ShouldBe(HttpStatusCode.Redirect);
+        var (browser, id, email, password) = await ConsoleClient.LoggedInAsync(_fixture.Portal, "Engineer");
+        using var _ = browser;
         (await browser.Http.GetAsync("/sessions")).StatusCode.ShouldBe(HttpStatusCode.OK);
 
         using var api = _fixture.Portal.CreateClient();
@@ -50,9 +48,8 @@ public class RevocationTests(PortalFixture fixture) : IClassFixture<PortalFixtur
     [Fact]
     public async Task LoggedOut_CopiedCookieReplayed_Refused()
     {
-        var (_, email, password) = await ConsoleClient.InviteAsync(_fixture.Portal, "Engineer");
-        using var browser = ConsoleClient.Anonymous(_fixture.Portal);
-        (await browser.LogInAsync(email, password)).StatusCode.ShouldBe(HttpStatusCode.Redirect);
+        var (browser, _, email, password) = await ConsoleClient.LoggedInAsync(_fixture.Portal, "Engineer");
+        using var _ = browser;
         var copy = browser.AuthCookie!;
         using (var thief = ConsoleClient.WithCookie(_fixture.Portal, copy))
         {
@@ -71,9 +68,8 @@ public class RevocationTests(PortalFixture fixture) : IClassFixture<PortalFixtur
     [Fact]
     public async Task Logout_CrossSiteWithoutToken_RefusedAndStillLoggedIn()
     {
-        var (_, email, password) = await ConsoleClient.InviteAsync(_fixture.Portal, "Engineer");
-        using var browser = ConsoleClient.Anonymous(_fixture.Portal);
-        (await browser.LogInAsync(email, password)).StatusCode.ShouldBe(HttpStatusCode.Redirect);
+        var (browser, _, email, password) = await ConsoleClient.LoggedInAsync(_fixture.Portal, "Engineer");
+        using var _ = browser;
 
         using var forged = await browser.Http.PostAsync("/account/logout", new FormUrlEncodedContent([]));
 
@@ -85,9 +81,7 @@ public class RevocationTests(PortalFixture fixture) : IClassFixture<PortalFixtur
     public async Task WrongPasswordsLockAccount_ItsApiKeysStillWork_AndTheMessageSaysNothingOfWhoExists()
     {
         var (id, email, password) = await ConsoleClient.InviteAsync(_fixture.Portal, "Engineer");
-        using var admin = _fixture.Portal.CreateClient();
-        using var created = await admin.PostAsJsonAsync("/api/v1/admin/api-keys", new { name = "helpdesk", userId = id });
-        var key = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
+        var key = await KeyForAsync(id);
         using var guesser = ConsoleClient.Anonymous(_fixture.Portal);
         string? lockedMessage = null;
         for (var i = 0; i < 11; i++)
@@ -112,16 +106,22 @@ public class RevocationTests(PortalFixture fixture) : IClassFixture<PortalFixtur
     public async Task DisabledAccount_ItsApiKeysRefused()
     {
         var (id, _, _) = await ConsoleClient.InviteAsync(_fixture.Portal, "Engineer");
-        using var admin = _fixture.Portal.CreateClient();
-        using var created = await admin.PostAsJsonAsync("/api/v1/admin/api-keys", new { name = "helpdesk", userId = id });
-        var key = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
+        var key = await KeyForAsync(id);
         using var integration = new HttpClient { BaseAddress = _fixture.Portal.BaseAddress };
         integration.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         (await integration.GetAsync("/api/v1/sessions")).StatusCode.ShouldBe(HttpStatusCode.OK);
 
+        using var admin = _fixture.Portal.CreateClient();
         (await admin.PostAsync($"/api/v1/admin/users/{id}/disable", null)).EnsureSuccessStatusCode();
 
         (await integration.GetAsync("/api/v1/sessions")).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+    }
+
+    private async Task<string> KeyForAsync(string userId)
+    {
+        using var admin = _fixture.Portal.CreateClient();
+        using var created = await admin.PostAsJsonAsync("/api/v1/admin/api-keys", new { name = "helpdesk", userId });
+        return (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
     }
 
     private static string Message(string html)
