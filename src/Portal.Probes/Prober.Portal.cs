@@ -25,8 +25,9 @@ public sealed partial class Prober
     /// </summary>
     /// <param name="origin">The portal's public origin (<c>http(s)://host[:port]</c>).</param>
     /// <param name="guard">The guard for this origin.</param>
+    /// <param name="diagKey">The key of the check's session, which the portal's test paths ask for.</param>
     /// <param name="cancellationToken">Stops the probe.</param>
-    public async IAsyncEnumerable<ProbeResult> PortalPathsAsync(ProbeTarget origin, AddressGuard guard, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<ProbeResult> PortalPathsAsync(ProbeTarget origin, AddressGuard guard, string diagKey, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(origin);
         ArgumentNullException.ThrowIfNull(guard);
@@ -42,8 +43,9 @@ public sealed partial class Prober
         try
         {
             var root = $"{origin.Scheme}://{origin.HostForUrl}:{origin.Port}";
-            yield return await SseAsync(guarded, new Uri($"{root}/diag/sse?count={SseEvents}&intervalMs={SseIntervalMs}"), cancellationToken);
-            yield return await UploadAsync(guarded, new Uri($"{root}/diag/upload"), cancellationToken);
+            var key = Uri.EscapeDataString(diagKey);
+            yield return await SseAsync(guarded, new Uri($"{root}/diag/sse?count={SseEvents}&intervalMs={SseIntervalMs}&dk={key}"), cancellationToken);
+            yield return await UploadAsync(guarded, new Uri($"{root}/diag/upload?dk={key}"), cancellationToken);
         }
         finally
         {

@@ -78,4 +78,19 @@ public sealed class LimitOptions
 
     /// <summary>The window of <see cref="LinkMissesPerAddress"/>; a blocked address waits for it to end.</summary>
     public TimeSpan LinkMissWindow { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Bytes one link may download from and upload to the test endpoints a minute (2 GiB: a run at loopback speed
+    /// moves about 250 MiB; an attacker with a link gets 2 GiB a minute, not a machine's whole bandwidth).
+    /// </summary>
+    public long DiagBytesPerMinutePerLink { get; set; } = 2L * 1024 * 1024 * 1024;
+
+    /// <summary>Connections one link may hold open on the test endpoints at once: echo sockets, event streams, long polls.</summary>
+    public int DiagConnectionsPerLink { get; set; } = 24;
+
+    /// <summary>Names one link may give echo connections in the registry the idle step reads (kept for 30 minutes).</summary>
+    public int EchoNamesPerLink { get; set; } = 64;
+
+    /// <summary>How long an echo socket may leave a message unfinished (its next frame not come) before it is cut.</summary>
+    public TimeSpan EchoUnfinishedMessage { get; set; } = TimeSpan.FromSeconds(30);
 }

@@ -69,7 +69,7 @@ builder.Services.AddProbes(builder.Configuration);
 builder.Services.AddAdmin(builder.Configuration);
 builder.Services.AddReports();
 builder.Services.AddPortalOpenApi();
-builder.Services.AddSingleton<Portal.Web.Features.Diagnostics.EchoRegistry>();
+builder.Services.AddSingleton<EchoRegistry>().AddSingleton<DiagKeys>().AddSingleton<DiagBudget>();
 builder.Services.AddOperations();
 
 var app = builder.Build();
@@ -99,6 +99,8 @@ app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });
 app.UseMiddleware<OriginCheck>();
 app.UseMiddleware<ResponseHeaders>();
 app.UseMiddleware<LinkGuard>();
+// The test endpoints serve holders of a live link's key, within the link's budget.
+app.UseMiddleware<DiagGate>();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseAntiforgery();

@@ -197,6 +197,25 @@ public sealed partial class PortalProcess : IAsyncDisposable
         return (json.GetProperty("id").GetGuid(), url.Segments[^1], url);
     }
 
+    /// <summary>
+    /// The test endpoints' key a customer page carries (<c>data-diag-key</c>), read from the page as a browser gets it:
+    /// <c>/diag/*</c> and the echo socket serve holders of a live link's key only.
+    /// </summary>
+    public async Task<string> DiagKeyAsync(Uri customerUrl)
+    {
+        using var client = CreateClient(withApiKey: false);
+        var page = await client.GetStringAsync(customerUrl.PathAndQuery);
+        var match = Regex.Match(page, "data-diag-key=\"([^\"]+)\"");
+        return match.Success ? match.Groups[1].Value : throw new InvalidOperationException("The customer page carries no test endpoints' key: " + page[..Math.Min(page.Length, 300)]);
+    }
+
+    /// <summary>A new session's test endpoints' key, and the session.</summary>
+    public async Task<(Guid Session, string Key)> CreateDiagKeyAsync()
+    {
+        var (session, _, url) = await CreateSessionAsync();
+        return (session, await DiagKeyAsync(url));
+    }
+
     /// <summary>The portal's process id (for reading its memory and CPU time).</summary>
     public int ProcessId => _process.Id;
 

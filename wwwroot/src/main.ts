@@ -1,5 +1,6 @@
 // The customer page: one button, a progress bar, each step's outcome in plain words, a verdict.
 import { Reporter } from "./reporter";
+import { setDiagKey } from "./diag";
 import { runSteps, type RunView } from "./runner";
 import type { Result, Step } from "./result";
 import { encodeReport } from "./reportcode";
@@ -39,6 +40,7 @@ export function battery(token: string, idleSeconds: number, targets: readonly st
 function main(): void {
   const token = decodeURIComponent(location.pathname.split("/")[2] ?? "");
   const body = document.body;
+  setDiagKey(body.dataset.diagKey ?? "");
   const idleSeconds = Number(body.dataset.idleSeconds ?? "75");
   const targets = JSON.parse(body.dataset.targets ?? "[]") as string[];
   const only = new URLSearchParams(location.search).get("steps")?.split(",");

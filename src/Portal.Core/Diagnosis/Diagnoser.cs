@@ -572,6 +572,7 @@ public static class Diagnoser
         [Results.RefusalReasons.LinkBudget] = "If an ordinary run reaches this limit, raise Portal__Limits__MessagesPerMinutePerLink; otherwise a page resends in a loop: report it with this session's id. The page keeps what was refused and sends it again after a minute",
         [Results.RefusalReasons.TooLarge] = "A step sent more than the portal accepts in one message: report it with this session's id (a fault of the test kit, not of the customer's network)",
         [Results.RefusalReasons.Invalid] = "The test kit sent a message the portal could not accept: report it with this session's id (a fault of the test kit, or a page of an older version, not of the customer's network)",
+        [Results.RefusalReasons.TestBudget] = "An ordinary run stays well inside the test endpoints' budget; several runs at once from one link, or a page in a loop, do not. Ask the customer to run the test once more after a minute, or raise Portal__Limits__DiagBytesPerMinutePerLink or Portal__Limits__DiagConnectionsPerLink",
         [Results.RefusalReasons.LinkExpired] = "Send the customer a new link from the session's link card, and keep the session open until they have run the test",
     };
 

@@ -15,6 +15,9 @@ public static class RefusalReasons
     /// <summary>The link expired or its session was closed while the page was open.</summary>
     public const string LinkExpired = "link-expired";
 
+    /// <summary>The page used more of the test endpoints than its link may (bytes a minute, connections held at once): HTTP 429.</summary>
+    public const string TestBudget = "test-budget";
+
     /// <summary>The metric holding the HTTP status or close code the page got.</summary>
     public const string StatusMetric = "status";
 }

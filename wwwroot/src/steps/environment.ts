@@ -1,4 +1,5 @@
 // The customer's browser and its clock.
+import { diag } from "../diag";
 import type { Step, StepOutcome } from "../result";
 import { Steps } from "../contract";
 import { timerResolutionMs } from "../stats";
@@ -11,7 +12,7 @@ export const environmentStep: Step<typeof Steps.env> = {
   timeoutMs: 5_000,
   async run(signal): Promise<StepOutcome<typeof Steps.env>> {
     const t0 = Date.now();
-    const response = await fetch("/diag/time", { cache: "no-store", signal });
+    const response = await fetch(diag("/diag/time"), { cache: "no-store", signal });
     const t1 = Date.now();
     const { serverTime } = (await response.json()) as { serverTime: number };
     // The server read its clock half-way through the round trip, give or take half of it.

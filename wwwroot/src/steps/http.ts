@@ -1,4 +1,5 @@
 // Plain HTTP: round trips, throughput both ways, the protocol the browser used.
+import { diag } from "../diag";
 import type { Step, StepOutcome } from "../result";
 import { Steps } from "../contract";
 import { formatMs, mbitPerSecond, round, summarize } from "../stats";
@@ -16,7 +17,7 @@ export const pingStep: Step<typeof Steps.httpPing> = {
     const samples: number[] = [];
     let protocol = "";
     for (let i = 0; i < 10; i++) {
-      const url = `/diag/ping?i=${i}&t=${Date.now()}`;
+      const url = diag(`/diag/ping?i=${i}&t=${Date.now()}`);
       const started = performance.now();
       const response = await fetchExpecting(url, { cache: "no-store", signal }, null);
       await response.arrayBuffer();
@@ -76,7 +77,7 @@ export const downloadStep: Step<typeof Steps.httpDownload> = {
   async run(signal): Promise<StepOutcome<typeof Steps.httpDownload>> {
     return measure("Download", async (bytes) => {
       const started = performance.now();
-      const response = await fetchExpecting(`/diag/download?bytes=${bytes}&t=${Date.now()}`, { cache: "no-store", signal }, "application/octet-stream");
+      const response = await fetchExpecting(diag(`/diag/download?bytes=${bytes}&t=${Date.now()}`), { cache: "no-store", signal }, "application/octet-stream");
       await response.arrayBuffer();
       return performance.now() - started;
     });
@@ -103,7 +104,7 @@ export const uploadStep: Step<typeof Steps.httpUpload> = {
     const transfer = async (bytes: number) => {
       const body = payload.slice(0, bytes);
       const started = performance.now();
-      const response = await fetchExpecting("/diag/upload", { method: "POST", body, cache: "no-store", signal }, "application/json", bytes);
+      const response = await fetchExpecting(diag("/diag/upload"), { method: "POST", body, cache: "no-store", signal }, "application/json", bytes);
       await response.json();
       largestPassed = Math.max(largestPassed, bytes);
       return performance.now() - started;
@@ -166,7 +167,7 @@ export const longPollStep: Step<typeof Steps.longpoll> = {
     const overheads: number[] = [];
     for (let i = 0; i < 3; i++) {
       const started = performance.now();
-      const response = await fetchExpecting(`/diag/poll?waitMs=${held}&t=${Date.now()}`, { cache: "no-store", signal }, "application/json");
+      const response = await fetchExpecting(diag(`/diag/poll?waitMs=${held}&t=${Date.now()}`), { cache: "no-store", signal }, "application/json");
       const body = (await response.json()) as { heldMs: number };
       overheads.push(performance.now() - started - body.heldMs);
     }
@@ -198,7 +199,7 @@ export function corsStep(alternateOrigin: string | null, skippedReason: string |
       }
       const attempt = async (credentials: RequestCredentials): Promise<string | null> => {
         try {
-          const response = await fetch(`${alternateOrigin}/diag/cors?t=${Date.now()}`, { mode: "cors", credentials, cache: "no-store", signal });
+          const response = await fetch(diag(`/diag/cors?t=${Date.now()}`, alternateOrigin), { mode: "cors", credentials, cache: "no-store", signal });
           return response.ok ? null : `HTTP ${response.status}`;
         } catch (e) {
           return e instanceof Error ? e.message : String(e);

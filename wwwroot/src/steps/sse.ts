@@ -1,4 +1,5 @@
 // Server-Sent Events: first event, arrival against send times (a buffering proxy shows as bursts), reconnect.
+import { diag } from "../diag";
 import type { Step, StepOutcome } from "../result";
 import { Steps } from "../contract";
 import { eventLag } from "../stats";
@@ -32,7 +33,7 @@ export const sseStep: Step<typeof Steps.sse> = {
       const arrived: number[] = [];
       let firstEventMs: number | null = null;
       let endedAt: number | null = null;
-      const url = `/diag/sse?count=${count}&intervalMs=100&t=${Date.now()}`;
+      const url = diag(`/diag/sse?count=${count}&intervalMs=100&t=${Date.now()}`);
       const source = new EventSource(url);
       let finished = false;
       const finish = (reconnectMs: number | null, error: string | null, unexpected: AnswerEvidence | null = null) => {

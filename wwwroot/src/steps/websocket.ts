@@ -1,4 +1,5 @@
 // WebSocket steps, against the portal's own echo endpoint.
+import { diag } from "../diag";
 import type { Step, StepOutcome } from "../result";
 import { Steps } from "../contract";
 import { uuid } from "../ids";
@@ -89,7 +90,7 @@ function failure(url: string, e: unknown, metrics: Record<string, number | null>
  */
 async function arrivedAs(attempt: string): Promise<{ upgrade: string; connection: string; httpProtocol: string } | null> {
   try {
-    const response = await fetch(`/diag/ws/attempt/${encodeURIComponent(attempt)}`, { cache: "no-store" });
+    const response = await fetch(diag(`/diag/ws/attempt/${encodeURIComponent(attempt)}`), { cache: "no-store" });
     return response.ok ? (await response.json()) as { upgrade: string; connection: string; httpProtocol: string } : null;
   } catch {
     return null;
@@ -101,7 +102,7 @@ async function arrivedAs(attempt: string): Promise<{ upgrade: string; connection
  * a proxy's 502, an HTML error page, no answer — is what stood in the way of the upgrade; null when it was the portal.
  */
 async function plainAnswer(): Promise<AnswerEvidence | null> {
-  const url = `/diag/ws/echo?t=${Date.now()}`;
+  const url = diag(`/diag/ws/echo?t=${Date.now()}`);
   const started = performance.now();
   try {
     const response = await fetch(url, { cache: "no-store" });
@@ -125,7 +126,7 @@ export const echoStep: Step<typeof Steps.wsEcho> = {
     let openMs: number | null = null;
     const rtts: number[] = [];
     try {
-      const ws = await open(url, signal);
+      const ws = await open(diag(url), signal);
       openMs = round(performance.now() - started);
       for (let i = 0; i < 20; i++) rtts.push(await roundTrip(ws, `echo ${i} ${Date.now()}`, signal));
       const done = closed(ws, signal);
@@ -202,7 +203,7 @@ export function variantsStep(origins: readonly string[], skippedReason: string |
         }
         const started = performance.now();
         try {
-          const ws = await open(url, signal);
+          const ws = await open(diag(url), signal);
           outcome.opened = true;
           outcome.openMs = round(performance.now() - started);
           const rtts: number[] = [];
@@ -265,7 +266,7 @@ export const messagesStep: Step<typeof Steps.wsMessages> = {
       let ws: WebSocket | null = null;
       for (const size of sizes) {
         try {
-          ws ??= await open(url, signal);
+          ws ??= await open(diag(url), signal);
           const payload = kind === "text" ? "x".repeat(size) : randomBytes(size);
           await roundTrip(ws, payload, AbortSignal.any([signal, AbortSignal.timeout(echoWaitMs(size))]));
           largest[kind] = size;
@@ -300,12 +301,12 @@ export const closeStep: Step<typeof Steps.wsClose> = {
   async run(signal): Promise<StepOutcome<typeof Steps.wsClose>> {
     const url = echoUrl();
     try {
-      const a = await open(url, signal);
+      const a = await open(diag(url), signal);
       const clientSide = closed(a, signal);
       a.close(1000, "client done");
       const clientCode = (await clientSide)?.code ?? null;
 
-      const b = await open(url, signal);
+      const b = await open(diag(url), signal);
       const serverSide = closed(b, signal);
       b.send("!close 4000 server done");
       const serverCode = (await serverSide)?.code ?? null;
@@ -337,7 +338,7 @@ export function idleStep(idleSeconds: number): Step<typeof Steps.wsIdle> {
       const id = uuid();
       const started = performance.now();
       try {
-        const ws = await open(url, signal);
+        const ws = await open(diag(url), signal);
         // Timed on its own: a slow open here (after the throughput steps) is not part of the quiet period.
         const openMs = round(performance.now() - started);
         await roundTrip(ws, `!hello ${id}`, signal);
@@ -377,7 +378,7 @@ export function idleStep(idleSeconds: number): Step<typeof Steps.wsIdle> {
 
 async function serverRecord(id: string): Promise<{ livedSeconds: number | null; how: string | null } | null> {
   for (let i = 0; i < 10; i++) {
-    const response = await fetch(`/diag/ws/closed/${encodeURIComponent(id)}`, { cache: "no-store" });
+    const response = await fetch(diag(`/diag/ws/closed/${encodeURIComponent(id)}`), { cache: "no-store" });
     if (response.ok) {
       const body = (await response.json()) as { livedSeconds: number | null; how: string | null };
       if (body.livedSeconds !== null) return body;

@@ -43,7 +43,7 @@ public sealed record DeploymentCheckStarted(Guid SessionId, Guid RunId, IReadOnl
 /// rules as a customer's path.
 /// </summary>
 public sealed partial class DeploymentCheck(
-    NpgsqlDataSource dataSource, SessionService sessions, ProbeService probes, PortalOrigins origins,
+    NpgsqlDataSource dataSource, SessionService sessions, ProbeService probes, PortalOrigins origins, DiagKeys diagKeys,
     IOptionsMonitor<PortalOptions> options, TimeProvider time, ILogger<DeploymentCheck> logger)
 {
     /// <summary>How far back the paths are learned from.</summary>
@@ -108,9 +108,11 @@ public sealed partial class DeploymentCheck(
         }
 
         var origin = uri.GetLeftPart(UriPartial.Authority);
-        var socket = (uri.Scheme == "https" ? "wss://" : "ws://") + uri.Authority + EchoEndpoint.Path;
         var idle = options.CurrentValue.Links.DefaultIdleSeconds;
-        var created = await sessions.CreateAsync(new NewSession(SessionName, TicketRef: null, Targets: [socket, origin], IdleSeconds: idle), userId, cancellationToken);
+        var created = await sessions.CreateAsync(new NewSession(SessionName, TicketRef: null, Targets: [origin], IdleSeconds: idle), userId, cancellationToken);
+        // The test endpoints serve holders of a live link's key: the check holds its own session's, like a customer page.
+        var key = diagKeys.Mint(created.Session.Id);
+        var socket = $"{(uri.Scheme == "https" ? "wss://" : "ws://")}{uri.Authority}{EchoEndpoint.Path}?{DiagKeys.Parameter}={key}";
         var runId = Guid.NewGuid();
         var targets = new List<ProbeTarget>();
         foreach (var text in (string[])[socket, origin])
@@ -124,7 +126,7 @@ public sealed partial class DeploymentCheck(
         // The portal's own public host is allowed for this check even where the guard forbids it (a portal on a
         // private network); metadata addresses stay forbidden, and every other target keeps the usual guard.
         var guard = targets.Count > 0 ? probes.Prober.Guard.AlsoAllowing(targets[0].Host) : probes.Prober.Guard;
-        probes.Enqueue(new ProbeJob(created.Session.Id, runId, targets, idle, CompleteRun: true, guard, PortalPaths: true));
+        probes.Enqueue(new ProbeJob(created.Session.Id, runId, targets, idle, CompleteRun: true, guard, PortalDiagKey: key));
         Log.Started(logger, origin);
         return new DeploymentCheckStarted(created.Session.Id, runId, [.. targets.Select(t => t.ToString())]);
     }

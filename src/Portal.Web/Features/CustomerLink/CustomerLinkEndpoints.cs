@@ -32,7 +32,7 @@ public static class CustomerLinkEndpoints
         return endpoints;
     }
 
-    private static async Task<IResult> ShowAsync(string token, HttpContext context, PortalDbContext db, TimeProvider time, KitAssets kit, PortalOrigins origins, CancellationToken cancellationToken)
+    private static async Task<IResult> ShowAsync(string token, HttpContext context, PortalDbContext db, TimeProvider time, KitAssets kit, PortalOrigins origins, Diagnostics.DiagKeys diagKeys, CancellationToken cancellationToken)
     {
         var (state, session) = await CustomerLinks.ResolveAsync(db, token, time.GetUtcNow(), cancellationToken);
         var alternate = origins.CrossOriginTarget(context.Request);
@@ -49,7 +49,7 @@ public static class CustomerLinkEndpoints
         var style = kit.Url("kit.css");
         return state switch
         {
-            LinkState.Valid => new RazorComponentResult<CustomerPage>(new { Session = session!, ScriptUrl = kit.Url("kit.js"), StyleUrl = style, AlternateOrigin = alternate, WebSocketVariants = variants, OriginsSkipped = origins.SkippedReason(context.Request) }),
+            LinkState.Valid => new RazorComponentResult<CustomerPage>(new { Session = session!, ScriptUrl = kit.Url("kit.js"), StyleUrl = style, AlternateOrigin = alternate, WebSocketVariants = variants, OriginsSkipped = origins.SkippedReason(context.Request), DiagKey = diagKeys.Mint(session!.Id) }),
             LinkState.Expired => new RazorComponentResult<LinkProblemPage>(new { Expired = true, StyleUrl = style }) { StatusCode = StatusCodes.Status410Gone },
             _ => new RazorComponentResult<LinkProblemPage>(new { Expired = false, StyleUrl = style }) { StatusCode = StatusCodes.Status404NotFound },
         };

@@ -12,12 +12,18 @@ namespace Portal.Web.Features.Diagnostics;
 /// <c>!hello ID</c> names the connection so that <c>GET /diag/ws/closed/ID</c> later tells when, by the server's
 /// clock, it ended. A browser's upgrade request that reaches the endpoint as plain HTTP (its <c>Upgrade</c> or
 /// <c>Connection</c> header lost on the way, the WebSocket key still there) is remembered under its
-/// <c>?attempt=ID</c>, so that <c>GET /diag/ws/attempt/ID</c> can tell the echo step what arrived.
+/// <c>?attempt=ID</c>, so that <c>GET /diag/ws/attempt/ID</c> can tell the echo step what arrived. Names and
+/// attempts belong to the link whose key the request carried (<see cref="DiagGate"/>). A socket quiet for longer than
+/// the longest idle test (<see cref="QuietLimit"/>), or a message left unfinished for
+/// <see cref="LimitOptions.EchoUnfinishedMessage"/>, is cut: nobody holds the server's memory for free.
 /// </summary>
 public static class EchoEndpoint
 {
     /// <summary>The largest message echoed.</summary>
     public const int MaxMessageBytes = 1024 * 1024;
+
+    /// <summary>How long a socket may stay quiet: the longest idle-survival test a session can ask for, and a minute.</summary>
+    public static readonly TimeSpan QuietLimit = TimeSpan.FromSeconds(Sessions.SessionService.MaxIdleSeconds + 60);
 
     /// <summary>The endpoint's path.</summary>
     public const string Path = "/diag/ws/echo";
@@ -33,7 +39,7 @@ public static class EchoEndpoint
                 if (attempt.Length is > 0 and <= 64 && context.Request.Headers.ContainsKey("Sec-WebSocket-Key"))
                 {
                     context.RequestServices.GetRequiredService<EchoRegistry>().ArrivedWithoutUpgrade(
-                        attempt, context.Request.Headers.Upgrade.ToString(), context.Request.Headers.Connection.ToString(), context.Request.Protocol);
+                        DiagGate.SessionOf(context), attempt, context.Request.Headers.Upgrade.ToString(), context.Request.Headers.Connection.ToString(), context.Request.Protocol);
                 }
 
                 context.Response.StatusCode = StatusCodes.Status426UpgradeRequired;
@@ -44,28 +50,32 @@ public static class EchoEndpoint
 
             using var socket = await context.WebSockets.AcceptWebSocketAsync();
             var registry = context.RequestServices.GetRequiredService<EchoRegistry>();
-            await EchoAsync(socket, registry, context.RequestAborted);
+            var unfinished = context.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<PortalOptions>>().CurrentValue.Limits.EchoUnfinishedMessage;
+            await EchoAsync(socket, registry, DiagGate.SessionOf(context), unfinished, context.RequestAborted);
         }).AllowAnonymous();
-        endpoints.MapGet("/diag/ws/closed/{id}", (string id, EchoRegistry registry) =>
-            registry.Find(id) is { } end ? Results.Ok(end) : Results.NotFound()).AllowAnonymous();
-        endpoints.MapGet("/diag/ws/attempt/{id}", (string id, EchoRegistry registry) =>
-            registry.FindAttempt(id) is { } attempt ? Results.Ok(attempt) : Results.NotFound()).AllowAnonymous();
+        endpoints.MapGet("/diag/ws/closed/{id}", (string id, HttpContext context, EchoRegistry registry) =>
+            registry.Find(DiagGate.SessionOf(context), id) is { } end ? Results.Ok(end) : Results.NotFound()).AllowAnonymous();
+        endpoints.MapGet("/diag/ws/attempt/{id}", (string id, HttpContext context, EchoRegistry registry) =>
+            registry.FindAttempt(DiagGate.SessionOf(context), id) is { } attempt ? Results.Ok(attempt) : Results.NotFound()).AllowAnonymous();
         return endpoints;
     }
 
     /// <summary>Echoes until the peer closes, then completes the closing handshake.</summary>
-    public static async Task EchoAsync(WebSocket socket, EchoRegistry registry, CancellationToken cancellationToken)
+    public static async Task EchoAsync(WebSocket socket, EchoRegistry registry, Guid sessionId, TimeSpan unfinishedLimit, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(socket);
         ArgumentNullException.ThrowIfNull(registry);
         var message = new ArrayBufferWriter<byte>(64 * 1024);
         string? name = null;
         var how = "abort";
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
             while (socket.State == WebSocketState.Open)
             {
-                var received = await socket.ReceiveAsync(message.GetMemory(16 * 1024), cancellationToken);
+                // Cancelling a receive aborts the socket: a quiet or stalled peer is cut, with no closing handshake.
+                deadline.CancelAfter(message.WrittenCount > 0 ? unfinishedLimit : QuietLimit);
+                var received = await socket.ReceiveAsync(message.GetMemory(16 * 1024), deadline.Token);
                 if (received.MessageType == WebSocketMessageType.Close)
                 {
                     how = "client-close";
@@ -92,10 +102,10 @@ public static class EchoEndpoint
                             return;
                         }
 
-                        if (command[0] == "!hello" && command.Length > 1 && command[1].Length <= 64)
+                        // One name per connection, within the link's share of the registry.
+                        if (command[0] == "!hello" && name is null && command.Length > 1 && command[1].Length <= 64 && registry.Opened(sessionId, command[1]))
                         {
                             name = command[1];
-                            registry.Opened(name);
                         }
                     }
 
@@ -106,13 +116,17 @@ public static class EchoEndpoint
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
         {
-            // The peer (or a proxy on the way) went away without a closing handshake; nothing to echo any more.
+            // The peer (or a proxy on the way) went away without a closing handshake, or stayed quiet too long.
+            if (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                how = "server-timeout";
+            }
         }
         finally
         {
             if (name is not null)
             {
-                registry.Ended(name, how);
+                registry.Ended(sessionId, name, how);
             }
         }
     }

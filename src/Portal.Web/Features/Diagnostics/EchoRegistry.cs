@@ -23,9 +23,11 @@ public sealed record EchoAttempt(string Id, long At, string Upgrade, string Conn
 
 /// <summary>
 /// Remembers the last <see cref="Capacity"/> named echo connections for <see cref="Retention"/>, so that the
-/// customer's idle step can learn when the server saw its socket die.
+/// customer's idle step can learn when the server saw its socket die. Names belong to the link that gave them: a
+/// page reads only its own link's records, and one link can give at most <see cref="LimitOptions.EchoNamesPerLink"/>
+/// names, so it cannot fill the registry for everyone else.
 /// </summary>
-public sealed class EchoRegistry(TimeProvider time)
+public sealed class EchoRegistry(TimeProvider time, Microsoft.Extensions.Options.IOptionsMonitor<PortalOptions> options)
 {
     /// <summary>The most connections remembered at once.</summary>
     public const int Capacity = 10_000;
@@ -33,37 +35,45 @@ public sealed class EchoRegistry(TimeProvider time)
     /// <summary>How long an ended connection is remembered.</summary>
     public static readonly TimeSpan Retention = TimeSpan.FromMinutes(30);
 
-    private readonly ConcurrentDictionary<string, EchoEnd> _entries = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, EchoAttempt> _attempts = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(Guid Session, string Id), EchoEnd> _entries = new();
+    private readonly ConcurrentDictionary<(Guid Session, string Id), EchoAttempt> _attempts = new();
+    private readonly ConcurrentDictionary<Guid, int> _perLink = new();
 
-    /// <summary>Records that a named connection is open.</summary>
-    public void Opened(string id)
+    /// <summary>Records that a named connection is open; false when the registry or the link's share of it is full.</summary>
+    public bool Opened(Guid sessionId, string id)
     {
-        if (_entries.Count >= Capacity)
+        if (_entries.Count >= Capacity || Share(sessionId) >= options.CurrentValue.Limits.EchoNamesPerLink)
         {
             Prune();
         }
 
-        if (_entries.Count < Capacity)
+        if (_entries.Count >= Capacity || Share(sessionId) >= options.CurrentValue.Limits.EchoNamesPerLink)
         {
-            _entries[id] = new EchoEnd(id, time.GetUtcNow().ToUnixTimeMilliseconds(), null, null);
+            return false;
         }
+
+        if (_entries.TryAdd((sessionId, id), new EchoEnd(id, time.GetUtcNow().ToUnixTimeMilliseconds(), null, null)))
+        {
+            _perLink.AddOrUpdate(sessionId, 1, (_, n) => n + 1);
+        }
+
+        return true;
     }
 
     /// <summary>Records that a named connection ended.</summary>
-    public void Ended(string id, string how)
+    public void Ended(Guid sessionId, string id, string how)
     {
-        if (_entries.TryGetValue(id, out var entry))
+        if (_entries.TryGetValue((sessionId, id), out var entry))
         {
-            _entries[id] = entry with { EndedAt = time.GetUtcNow().ToUnixTimeMilliseconds(), How = how };
+            _entries[(sessionId, id)] = entry with { EndedAt = time.GetUtcNow().ToUnixTimeMilliseconds(), How = how };
         }
     }
 
-    /// <summary>The record of a connection, or null.</summary>
-    public EchoEnd? Find(string id) => _entries.TryGetValue(id, out var entry) ? entry : null;
+    /// <summary>The record of one of the link's connections, or null.</summary>
+    public EchoEnd? Find(Guid sessionId, string id) => _entries.TryGetValue((sessionId, id), out var entry) ? entry : null;
 
     /// <summary>Records an upgrade request that arrived without being an upgrade any more.</summary>
-    public void ArrivedWithoutUpgrade(string id, string upgrade, string connection, string httpProtocol)
+    public void ArrivedWithoutUpgrade(Guid sessionId, string id, string upgrade, string connection, string httpProtocol)
     {
         if (_attempts.Count >= Capacity)
         {
@@ -72,21 +82,31 @@ public sealed class EchoRegistry(TimeProvider time)
 
         if (_attempts.Count < Capacity)
         {
-            _attempts[id] = new EchoAttempt(id, time.GetUtcNow().ToUnixTimeMilliseconds(), upgrade, connection, httpProtocol);
+            _attempts[(sessionId, id)] = new EchoAttempt(id, time.GetUtcNow().ToUnixTimeMilliseconds(), upgrade, connection, httpProtocol);
         }
     }
 
-    /// <summary>The record of an upgrade request that arrived as plain HTTP, or null.</summary>
-    public EchoAttempt? FindAttempt(string id) => _attempts.TryGetValue(id, out var attempt) ? attempt : null;
+    /// <summary>The record of one of the link's upgrade requests that arrived as plain HTTP, or null.</summary>
+    public EchoAttempt? FindAttempt(Guid sessionId, string id) => _attempts.TryGetValue((sessionId, id), out var attempt) ? attempt : null;
+
+    private int Share(Guid sessionId) => _perLink.TryGetValue(sessionId, out var n) ? n : 0;
 
     private void Prune()
     {
         var cutoff = time.GetUtcNow().ToUnixTimeMilliseconds() - (long)Retention.TotalMilliseconds;
         foreach (var (key, value) in _entries)
         {
-            if ((value.EndedAt ?? value.OpenedAt) < cutoff)
+            if ((value.EndedAt ?? value.OpenedAt) < cutoff && _entries.TryRemove(key, out _))
             {
-                _entries.TryRemove(key, out _);
+                _perLink.AddOrUpdate(key.Session, 0, (_, n) => Math.Max(0, n - 1));
+            }
+        }
+
+        foreach (var (session, count) in _perLink)
+        {
+            if (count <= 0)
+            {
+                _perLink.TryRemove(new KeyValuePair<Guid, int>(session, count));
             }
         }
 

@@ -6,7 +6,8 @@ namespace Portal.Web.Features.Diagnostics;
 
 /// <summary>
 /// The plain-HTTP counterparts of the customer's test steps: ping, clock, download and upload, Server-Sent Events
-/// and long polling. Each is cheap, never cached, and bounded by an explicit limit.
+/// and long polling. Each is cheap, never cached, and bounded by an explicit limit. They serve holders of a live
+/// link's key only, within its budget (<see cref="DiagGate"/>, which also marks every answer no-store).
 /// </summary>
 public static class ProbeEndpoints
 {
@@ -25,12 +26,7 @@ public static class ProbeEndpoints
     /// <summary>Maps <c>/diag/ping</c>, <c>/diag/time</c>, <c>/diag/download</c>, <c>/diag/upload</c>, <c>/diag/sse</c> and <c>/diag/poll</c>.</summary>
     public static IEndpointRouteBuilder MapProbeEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        var diag = endpoints.MapGroup("/diag").AllowAnonymous().DisableAntiforgery()
-            .AddEndpointFilter(async (context, next) =>
-            {
-                context.HttpContext.Response.Headers.CacheControl = "no-store";
-                return await next(context);
-            });
+        var diag = endpoints.MapGroup(DiagGate.Prefix).AllowAnonymous().DisableAntiforgery();
 
         diag.MapGet("/ping", () => TypedResults.NoContent());
         diag.MapGet("/time", (TimeProvider time) => TypedResults.Ok(new { serverTime = time.GetUtcNow().ToUnixTimeMilliseconds() }));
@@ -62,8 +58,11 @@ public static class ProbeEndpoints
         return Results.Empty;
     }
 
-    private static async Task<IResult> UploadAsync(HttpContext context, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<IResult> UploadAsync(HttpContext context, TimeProvider time, DiagBudget budget, CancellationToken cancellationToken)
     {
+        // An announced length was taken from the link's budget by the gate; a chunked body is taken as it is read.
+        var chunked = context.Request.ContentLength is null;
+        var session = DiagGate.SessionOf(context);
         if (context.Request.ContentLength > MaxTransferBytes)
         {
             return TypedResults.Problem(detail: $"Uploads are limited to {MaxTransferBytes} bytes.", statusCode: 413);
@@ -76,6 +75,11 @@ public static class ProbeEndpoints
         while ((read = await context.Request.Body.ReadAsync(buffer, cancellationToken)) > 0)
         {
             total += read;
+            if (chunked && !budget.TryTakeBytes(session, read))
+            {
+                return TypedResults.Problem(detail: "The portal refused more test traffic than one link may use in a minute. Wait a minute, then run the test again.", statusCode: 429);
+            }
+
             if (total > MaxTransferBytes)
             {
                 return TypedResults.Problem(detail: $"Uploads are limited to {MaxTransferBytes} bytes.", statusCode: 413);

@@ -17,8 +17,8 @@ namespace Portal.Web.Features.Probes;
 /// <param name="IdleSeconds">How long the WebSocket idle probe holds a connection quiet.</param>
 /// <param name="CompleteRun">True for a probe run of its own, marked completed when the probes end.</param>
 /// <param name="Guard">The guard for these targets; the prober's own when null.</param>
-/// <param name="PortalPaths">The targets are this portal's own origin (the admin's deployment check): its SSE and upload paths are probed too.</param>
-public sealed record ProbeJob(Guid SessionId, Guid RunId, IReadOnlyList<ProbeTarget> Targets, int IdleSeconds, bool CompleteRun, AddressGuard? Guard = null, bool PortalPaths = false)
+/// <param name="PortalDiagKey">Set when the targets are this portal's own origin (the admin's deployment check): its SSE and upload paths are probed too, with this key of the check's session.</param>
+public sealed record ProbeJob(Guid SessionId, Guid RunId, IReadOnlyList<ProbeTarget> Targets, int IdleSeconds, bool CompleteRun, AddressGuard? Guard = null, string? PortalDiagKey = null)
 {
     /// <summary>Targets another job is still probing are put off and tried again until then; after it, waited for.</summary>
     public DateTimeOffset? NotAfter { get; init; }
@@ -237,9 +237,9 @@ public sealed partial class ProbeWorker(ProbeService probes, RunIngest ingest, T
             try
             {
                 var all = probes.Prober.ProbeAsync(target, job.IdleSeconds, job.Guard, overall.Token);
-                if (job.PortalPaths && target.IsHttp)
+                if (job.PortalDiagKey is { } key && target.IsHttp)
                 {
-                    all = all.Concat(probes.Prober.PortalPathsAsync(target, job.Guard ?? probes.Prober.Guard, overall.Token));
+                    all = all.Concat(probes.Prober.PortalPathsAsync(target, job.Guard ?? probes.Prober.Guard, key, overall.Token));
                 }
 
                 await foreach (var result in all)

@@ -12,6 +12,9 @@ public class WebSocketEndpointTests(PortalFixture fixture) : IClassFixture<Porta
 
     private Uri Ws(string pathAndQuery) => new($"ws://{_fixture.Portal.BaseAddress.Authority}{pathAndQuery}");
 
+    /// <summary>The echo's path with a live link's key, as a customer page opens it.</summary>
+    private async Task<string> EchoAsync() => $"/diag/ws/echo?dk={(await _fixture.Portal.CreateDiagKeyAsync()).Key}";
+
     private string SelfOrigin => _fixture.Portal.BaseAddress.GetLeftPart(UriPartial.Authority);
 
     private static ClientWebSocket Client(string? origin)
@@ -60,7 +63,7 @@ public class WebSocketEndpointTests(PortalFixture fixture) : IClassFixture<Porta
         // A proxy that rewrites Host or scheme makes every customer's Origin look foreign: the measurement must still run.
         using var socket = Client("http://127.0.0.1:1");
 
-        await socket.ConnectAsync(Ws("/diag/ws/echo"), CancellationToken.None);
+        await socket.ConnectAsync(Ws(await EchoAsync()), CancellationToken.None);
         await socket.SendAsync("hello"u8.ToArray(), WebSocketMessageType.Text, true, CancellationToken.None);
         var (_, data) = await ReceiveAsync(socket);
 
@@ -89,7 +92,7 @@ public class WebSocketEndpointTests(PortalFixture fixture) : IClassFixture<Porta
     public async Task Echo_SameOrigin_EchoesTextAndBinaryThenClosesCleanly()
     {
         using var socket = Client(SelfOrigin);
-        await socket.ConnectAsync(Ws("/diag/ws/echo"), CancellationToken.None);
+        await socket.ConnectAsync(Ws(await EchoAsync()), CancellationToken.None);
         var binary = Enumerable.Range(0, 70_000).Select(i => (byte)i).ToArray();
 
         await socket.SendAsync(Encoding.UTF8.GetBytes("hello"), WebSocketMessageType.Text, true, CancellationToken.None);
@@ -109,7 +112,7 @@ public class WebSocketEndpointTests(PortalFixture fixture) : IClassFixture<Porta
     public async Task Echo_MessageOverLimit_Closed1009()
     {
         using var socket = Client(SelfOrigin);
-        await socket.ConnectAsync(Ws("/diag/ws/echo"), CancellationToken.None);
+        await socket.ConnectAsync(Ws(await EchoAsync()), CancellationToken.None);
 
         await socket.SendAsync(new byte[(1024 * 1024) + 1], WebSocketMessageType.Binary, true, CancellationToken.None);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
@@ -124,7 +127,7 @@ public class WebSocketEndpointTests(PortalFixture fixture) : IClassFixture<Porta
     {
         using var client = _fixture.Portal.CreateClient(withApiKey: false);
 
-        using var response = await client.GetAsync("/diag/ws/echo");
+        using var response = await client.GetAsync(await EchoAsync());
 
         response.StatusCode.ShouldBe(HttpStatusCode.UpgradeRequired);
     }

@@ -35,7 +35,9 @@ public sealed class ProbesApiTests : IAsyncLifetime
     {
         var session = await CreateSessionAsync(new { customerName = "Probe me", idleSeconds = 5 });
         using var api = _portal.CreateClient();
-        var echo = $"ws://127.0.0.1:{_portal.BaseAddress.Port}/diag/ws/echo";
+        // The echo serves holders of a live link's key: the probe carries one, as a customer's page does.
+        var (_, key) = await _portal.CreateDiagKeyAsync();
+        var echo = $"ws://127.0.0.1:{_portal.BaseAddress.Port}/diag/ws/echo?dk={key}";
 
         using var response = await api.PostAsJsonAsync($"/api/v1/sessions/{session}/probes", new { targets = new[] { echo } });
 
@@ -162,7 +164,8 @@ public sealed class ProbesApiTests : IAsyncLifetime
     [Fact]
     public async Task CustomerRunStart_ProbesSessionTargetsOntoThatRun()
     {
-        var target = $"http://127.0.0.1:{_portal.BaseAddress.Port}/diag/ping";
+        var (_, key) = await _portal.CreateDiagKeyAsync();
+        var target = $"http://127.0.0.1:{_portal.BaseAddress.Port}/diag/ping?dk={key}";
         using var api = _portal.CreateClient();
         using var created = await api.PostAsJsonAsync("/api/v1/sessions", new { customerName = "Auto", targets = new[] { target } });
         created.StatusCode.ShouldBe(HttpStatusCode.Created);
