@@ -106,8 +106,9 @@ app.UseAuthorization();
 app.UseAntiforgery();
 
 app.MapStaticAssets();
-// The console may not be framed by anyone, itself included (Blazor's default is 'self').
-app.MapRazorComponents<App>().AddInteractiveServerRenderMode(o => o.ContentSecurityFrameAncestorsPolicy = "'none'");
+// The console's whole Content-Security-Policy (framing by no one included) comes from ResponseHeaders, not Blazor's
+// frame-ancestors-only header, which would stand in for it.
+app.MapRazorComponents<App>().AddInteractiveServerRenderMode(o => o.ContentSecurityFrameAncestorsPolicy = null);
 app.MapAccounts();
 app.MapCustomerLink();
 app.MapIngest();

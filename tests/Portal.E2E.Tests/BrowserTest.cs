@@ -115,4 +115,22 @@ public abstract class BrowserTest(string name, Dictionary<string, string>? envir
 
         return rows;
     }
+
+    /// <summary>Invites an account with the role through the API and sets its password on the invitation page.</summary>
+    protected async Task<(string Id, string Email, string Password)> InviteAsync(string role)
+    {
+        using var api = Portal.CreateClient();
+        var email = $"{role.ToLowerInvariant()}-{Guid.NewGuid():N}@portal.test";
+        const string password = "amber-kettle-drift-77";
+        using var invited = await api.PostAsJsonAsync("/api/v1/admin/users", new { email, role });
+        invited.EnsureSuccessStatusCode();
+        var user = await invited.Content.ReadFromJsonAsync<JsonElement>();
+        var page = await (await Browser.NewContextAsync()).NewPageAsync();
+        await page.GotoAsync(new Uri(Portal.BaseAddress, user.GetProperty("invitePath").GetString()!).ToString());
+        await page.Locator("#password").FillAsync(password);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Set password" }).ClickAsync();
+        await page.WaitForURLAsync(url => !url.Contains("/account/invite", StringComparison.Ordinal));
+        await page.Context.CloseAsync();
+        return (user.GetProperty("id").GetString()!, email, password);
+    }
 }

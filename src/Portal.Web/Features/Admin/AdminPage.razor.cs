@@ -81,6 +81,11 @@ public partial class AdminPage
 
     private async Task CheckDeploymentAsync()
     {
+        if (!await StillAdminAsync())
+        {
+            return;
+        }
+
         _checking = true;
         if (await Deployment.StartAsync(Navigation.BaseUri, _me, CancellationToken.None) is { } started)
         {
@@ -92,6 +97,22 @@ public partial class AdminPage
         Say("Portal__PublicOrigin is not an origin (http(s)://host[:port]): the deployment check has nowhere to probe.", "");
     }
 
+    /// <summary>
+    /// Every admin change asks the database first: a demoted or disabled admin whose page is still open changes nothing,
+    /// and the page reloads, so the server judges the cookie afresh.
+    /// </summary>
+    private async Task<bool> StillAdminAsync()
+    {
+        if (await Admin.IsAdminNowAsync(_me, CancellationToken.None))
+        {
+            return true;
+        }
+
+        Say("You are no longer an admin of this portal: nothing was changed.", "");
+        Navigation.NavigateTo("/admin", forceLoad: true);
+        return false;
+    }
+
     private void Say(string? error, string success)
     {
         _noticeIsError = error is not null;
@@ -100,6 +121,11 @@ public partial class AdminPage
 
     private async Task InviteAsync()
     {
+        if (!await StillAdminAsync())
+        {
+            return;
+        }
+
         var (user, error) = await Admin.InviteAsync(_inviteEmail, _inviteRole, CancellationToken.None);
         Say(error, $"Invited {user?.Email}. Send them the link below; it lets them choose a password.");
         _secretCopied = false;
@@ -110,18 +136,33 @@ public partial class AdminPage
 
     private async Task SetRoleAsync(UserSummary user, string role)
     {
+        if (!await StillAdminAsync())
+        {
+            return;
+        }
+
         Say(await Admin.SetRoleAsync(user.Id, role, _me, CancellationToken.None), $"{user.Email} is now {role}.");
         await ReloadAsync();
     }
 
     private async Task SetDisabledAsync(UserSummary user, bool disabled)
     {
+        if (!await StillAdminAsync())
+        {
+            return;
+        }
+
         Say(await Admin.SetDisabledAsync(user.Id, disabled, _me, CancellationToken.None), $"{user.Email} is {(disabled ? "disabled" : "enabled")}.");
         await ReloadAsync();
     }
 
     private async Task CreateKeyAsync()
     {
+        if (!await StillAdminAsync())
+        {
+            return;
+        }
+
         var (key, error) = await Admin.CreateKeyAsync(_keyName, _keyUser ?? _me, CancellationToken.None);
         Say(error, $"Created the key {key?.Name}.");
         _secretCopied = false;
@@ -132,6 +173,11 @@ public partial class AdminPage
 
     private async Task RevokeKeyAsync(ApiKeySummary key)
     {
+        if (!await StillAdminAsync())
+        {
+            return;
+        }
+
         await Admin.RevokeKeyAsync(key.Id, CancellationToken.None);
         Say(null, $"Revoked the key {key.Name}.");
         await ReloadAsync();
@@ -139,21 +185,43 @@ public partial class AdminPage
 
     private async Task SaveAllowListAsync()
     {
+        if (!await StillAdminAsync())
+        {
+            return;
+        }
+
         var problems = await Settings.SetAllowListAsync((_allowList ?? "").Split('\n'), _me, CancellationToken.None);
         Say(problems.Count > 0 ? string.Join(" ", problems) : null, "Allow-list saved; probes use it from now on.");
     }
 
-    private async Task SaveRetentionAsync() =>
+    private async Task SaveRetentionAsync()
+    {
+        if (!await StillAdminAsync())
+        {
+            return;
+        }
+
         Say(await Settings.SetRetentionDaysAsync(_retentionDays, _me, CancellationToken.None), _retentionDays is null ? "Sessions are kept forever." : $"Sessions older than {_retentionDays} days will be deleted.");
+    }
 
     private async Task SweepAsync()
     {
+        if (!await StillAdminAsync())
+        {
+            return;
+        }
+
         var deleted = await Retention.SweepAsync(CancellationToken.None);
         Say(null, $"Deleted {deleted} session(s).");
     }
 
     private async Task AddWebhookAsync()
     {
+        if (!await StillAdminAsync())
+        {
+            return;
+        }
+
         var (webhook, error) = await Webhooks.CreateAsync(_webhookUrl, CancellationToken.None);
         Say(error, $"Added the webhook {webhook?.Url}.");
         _secretCopied = false;
@@ -164,6 +232,11 @@ public partial class AdminPage
 
     private async Task DisableWebhookAsync(WebhookSummary webhook)
     {
+        if (!await StillAdminAsync())
+        {
+            return;
+        }
+
         await Webhooks.DisableAsync(webhook.Id, CancellationToken.None);
         Say(null, $"Disabled the webhook {webhook.Url}.");
         await ReloadAsync();

@@ -21,6 +21,17 @@ public sealed record CreatedApiKey(Guid Id, string Name, string Key, string Pref
 public sealed class AdminService(UserManager<PortalUser> users, IDbContextFactory<PortalDbContext> contexts, TimeProvider time)
 {
     /// <summary>Every account, oldest first.</summary>
+    /// <summary>
+    /// Whether the account is an admin now, by the database: an open console's claims are as old as its circuit, and a
+    /// demotion or a disabling must stop the very next admin change, not the next revalidation.
+    /// </summary>
+    public async Task<bool> IsAdminNowAsync(string userId, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var user = await users.FindByIdAsync(userId);
+        return user is { DisabledAt: null } && await users.IsInRoleAsync(user, Accounts.Roles.Admin);
+    }
+
     public async Task<IReadOnlyList<UserSummary>> ListUsersAsync(CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);

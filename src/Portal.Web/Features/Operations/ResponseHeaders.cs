@@ -5,11 +5,20 @@ namespace Portal.Web.Features.Operations;
 /// (clickjacking), no referrer leaving the portal. Pages with a stricter policy (the customer page, the report) set
 /// their own Content-Security-Policy and Referrer-Policy, which are kept. Event streams also tell reverse proxies
 /// not to buffer them (nginx honours <c>X-Accel-Buffering</c>; proxies that ignore it show up as sse-buffered).
+/// Over HTTPS every answer also carries <c>Strict-Transport-Security</c> (not on loopback names, as ASP.NET's own
+/// HSTS middleware, so a developer's browser does not pin localhost).
 /// </summary>
 public sealed class ResponseHeaders(RequestDelegate next)
 {
-    /// <summary>The Content-Security-Policy of pages that set none: the console (Blazor and Radzen need inline styles, so only framing and plugins are shut).</summary>
-    public const string DefaultPolicy = "frame-ancestors 'none'; object-src 'none'; base-uri 'self'";
+    /// <summary>
+    /// The Content-Security-Policy of pages that set none, the console's: scripts only from the portal's own files (no
+    /// inline script, no eval), connections only to itself (its circuit's WebSocket), no framing, no plugins. Blazor
+    /// and Radzen set inline styles, so styles may be inline.
+    /// </summary>
+    public const string DefaultPolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'self'";
+
+    /// <summary>The HSTS header sent over HTTPS: a year, this host only (the portal cannot speak for its parent domain).</summary>
+    public const string StrictTransportSecurity = "max-age=31536000";
 
     /// <summary>Adds the headers just before the response starts.</summary>
     public Task InvokeAsync(HttpContext context)
@@ -22,6 +31,11 @@ public sealed class ResponseHeaders(RequestDelegate next)
             if (!headers.ContainsKey("Content-Security-Policy"))
             {
                 headers.ContentSecurityPolicy = DefaultPolicy;
+            }
+
+            if (context.Request.IsHttps && !IsLoopbackName(context.Request.Host.Host))
+            {
+                headers.StrictTransportSecurity = StrictTransportSecurity;
             }
 
             if (!headers.ContainsKey("Referrer-Policy"))
@@ -38,4 +52,7 @@ public sealed class ResponseHeaders(RequestDelegate next)
         });
         return next(context);
     }
+
+    private static bool IsLoopbackName(string host) =>
+        host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || host is "127.0.0.1" or "[::1]" or "::1";
 }

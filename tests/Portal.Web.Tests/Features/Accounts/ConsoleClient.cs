@@ -14,11 +14,17 @@ internal sealed partial class ConsoleClient : IDisposable
 {
     private readonly HttpClientHandler _handler;
 
-    private ConsoleClient(PortalProcess portal)
+    private ConsoleClient(PortalProcess portal, Uri? address = null)
     {
         Portal = portal;
         _handler = new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false, UseCookies = true };
-        Http = new HttpClient(_handler) { BaseAddress = portal.BaseAddress };
+        if (address?.Scheme == Uri.UriSchemeHttps)
+        {
+            // The test's own self-signed certificate.
+            _handler.ServerCertificateCustomValidationCallback = HttpClientHandler.DangerousAcceptAnyServerCertificateValidator;
+        }
+
+        Http = new HttpClient(_handler) { BaseAddress = address ?? portal.BaseAddress };
     }
 
     public PortalProcess Portal { get; }
@@ -29,6 +35,9 @@ internal sealed partial class ConsoleClient : IDisposable
     public string? AuthCookie => _handler.CookieContainer.GetCookies(Portal.BaseAddress)["portal.auth"]?.Value;
 
     public static ConsoleClient Anonymous(PortalProcess portal) => new(portal);
+
+    /// <summary>An anonymous client of the portal on another of its addresses (an https one, say).</summary>
+    public static ConsoleClient At(PortalProcess portal, Uri address) => new(portal, address);
 
     /// <summary>A client that only holds a copied authentication cookie.</summary>
     public static ConsoleClient WithCookie(PortalProcess portal, string cookie)
