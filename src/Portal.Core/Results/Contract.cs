@@ -78,6 +78,7 @@ public static class Contract
         new("probe.http", StepSource.Probe, ["status", "ttfbMs", "redirects", "hsts"], "An HTTP GET, redirects followed by hand.", ["hops", "headers", "blockedReason"]),
         new("probe.ws", StepSource.Probe, ["status", "upgraded", "acceptValid", "upgradeMs", "echoMs", "upgradeHeadersInReply"], "The WebSocket upgrade and an echo.", ["statusLine", "upgradeHeader", "connectionHeader", "acceptValid", "server", "via", "location", "echoed"]),
         new("probe.ws.idle", StepSource.Probe, ["idleSeconds", "survived", "diedAfterSeconds"], "Whether an upgraded WebSocket survives the idle period.", ["cutBy"]),
+        new(KnownSteps.ProbeDeadline, StepSource.Probe, ["seconds"], "The portal stopped a target's probes that had not finished in time (the job's deadline, or the target's own).", []),
         new("probe.sse", StepSource.Probe, ["status", "firstEventMs", "maxLagMs", "events", "expected", "bursts"], "Server-Sent Events through the portal's public origin (deployment check).", ["url", "contentType", "headers"]),
         new("probe.upload", StepSource.Probe, ["status", "bytes", "ms", "mbps"], "A 2 MiB upload through the portal's public origin (deployment check).", ["url", "contentType", "headers", "body"]),
     ];

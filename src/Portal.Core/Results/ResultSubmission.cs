@@ -58,6 +58,9 @@ public static class KnownSteps
     /// <summary>A refusal of the portal's own on the run's path (a server-side record, see <see cref="RefusalReasons"/>).</summary>
     public const string ServerRefusal = "server.refusal";
 
+    /// <summary>The portal stopped a target's probes that had not finished in time.</summary>
+    public const string ProbeDeadline = "probe.deadline";
+
     // Every step of the catalogue, customer, server and probe (probe steps were once stored with known_step = false).
     private static readonly HashSet<string> Names = new(Contract.Steps.Select(s => s.Name), StringComparer.Ordinal);
 

@@ -21,9 +21,10 @@ public sealed record LabRun(Guid SessionId, Guid RunId, IReadOnlyList<JsonElemen
 /// <summary>
 /// A lab scenario: the real portal, a real proxy from Debian's packages configured from <c>docker/lab/</c>, and real
 /// Chromium running the customer's battery through it. Each scenario asserts the exact set of findings the run
-/// produced and writes its row to the lab's results table.
+/// produced and writes its row to the lab's results table. Every process a scenario starts has its own ports
+/// (<see cref="PortalProcess.FreePort"/>) and its own folder, so lab classes run beside the other tests, two at a time
+/// like them (scenario 11, which changes the machine's network, runs alone).
 /// </summary>
-[Collection("lab")]
 public abstract class LabTest(string name, Dictionary<string, string>? environment = null) : BrowserTest(name, environment)
 {
     /// <summary>A lab configuration from <c>docker/lab/</c> with its <c>{name}</c> tokens replaced (<c>{folder}</c> is left to the lab process).</summary>
@@ -141,10 +142,6 @@ public abstract class LabTest(string name, Dictionary<string, string>? environme
     /// <summary>A number for the table, e.g. <c>4.1</c>.</summary>
     protected static string N(double? value) => value is { } v ? v.ToString("0.#", CultureInfo.InvariantCulture) : "–";
 }
-
-/// <summary>The lab scenarios share loopback ports and timing: they run one at a time.</summary>
-[CollectionDefinition("lab")]
-public sealed class LabCollection;
 
 /// <summary>
 /// Scenario 11 adds network namespaces and veth links: every Chromium on the machine sees the network change and

@@ -204,6 +204,12 @@ public sealed class ProbeSettings
 
     /// <summary>How many customer runs of one link start the session's server probes (each run at most once).</summary>
     public int RunsWithProbesPerLink { get; set; } = 20;
+
+    /// <summary>
+    /// How long one job may hold a worker slot, all its targets together (<c>Portal:Probes:JobDeadline</c>); a target
+    /// also has its own overall time of the idle hold plus a minute. What is cut off is recorded as <c>probe.deadline</c>.
+    /// </summary>
+    public TimeSpan JobDeadline { get; set; } = TimeSpan.FromMinutes(20);
 }
 
 /// <summary>Runs queued probes and stores every result as it comes, so watchers see probes live.</summary>
@@ -221,6 +227,9 @@ public sealed partial class ProbeWorker(ProbeService probes, RunIngest ingest, T
         var (results, problems) = job.SoFar;
         var notAfter = job.NotAfter ?? time.GetUtcNow() + BusyTargetPatience;
         var busy = new List<ProbeTarget>();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(settings.Value.JobDeadline);
+        var started = time.GetTimestamp();
         foreach (var target in job.Targets)
         {
             // A target another job is probing (one connection per target) is not waited for here: waiting would hold
@@ -232,8 +241,9 @@ public sealed partial class ProbeWorker(ProbeService probes, RunIngest ingest, T
             }
 
             // One overall time-out per target on top of each step's own: the idle hold plus a minute for everything else.
-            using var overall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            using var overall = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
             overall.CancelAfter(TimeSpan.FromSeconds(job.IdleSeconds + 60));
+            var targetStarted = time.GetTimestamp();
             try
             {
                 var all = probes.Prober.ProbeAsync(target, job.IdleSeconds, job.Guard, overall.Token);
@@ -251,7 +261,20 @@ public sealed partial class ProbeWorker(ProbeService probes, RunIngest ingest, T
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
+                // Cut off: say so on the run, so a missing result is explained rather than silently absent.
                 LogProbeTimedOut(job.SessionId);
+                var byJob = deadline.IsCancellationRequested;
+                var seconds = Math.Round((byJob ? time.GetElapsedTime(started) : time.GetElapsedTime(targetStarted)).TotalSeconds, 1);
+                var cut = new ProbeResult(KnownSteps.ProbeDeadline, "fail", new Dictionary<string, double?> { ["seconds"] = seconds }, new Dictionary<string, object?>
+                {
+                    ["target"] = target.ToString(),
+                    ["summary"] = byJob
+                        ? $"The probes of {target} were stopped: the job reached its deadline of {settings.Value.JobDeadline.TotalSeconds:0} s (Portal__Probes__JobDeadline) before they finished."
+                        : $"The probes of {target} were stopped after {seconds:0.#} s: the target answered too slowly or not at all.",
+                });
+                results++;
+                problems++;
+                await ingest.IngestAsync(job.SessionId, ProbeService.ToSubmission(cut, job.RunId, time.GetUtcNow()), ResultSource.Server, "probe", null, cancellationToken);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

@@ -78,3 +78,68 @@ public sealed class ProbeQueueTests : IAsyncLifetime
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("runId").GetGuid();
     }
 }
+
+/// <summary>
+/// A job holds its worker slot for at most <c>Portal:Probes:JobDeadline</c>, all targets together; what is cut off is
+/// recorded on the run as <c>probe.deadline</c>, so the engineer reads why results are missing.
+/// </summary>
+public sealed class ProbeDeadlineTests : IAsyncLifetime
+{
+    private readonly PortalFixture _fixture = new("probe-deadline", new Dictionary<string, string>
+    {
+        ["Portal__Probes__AllowList__0"] = "127.0.0.1/32",
+        ["Portal__Probes__HandshakeTimeout"] = "00:00:30",
+        ["Portal__Probes__JobDeadline"] = "00:00:04",
+    });
+
+    // A TLS server that accepts and never answers: its probe would wait for the 30 s handshake time-out.
+    private readonly TcpListener _silent = new(IPAddress.Loopback, 0);
+    private readonly List<TcpClient> _held = [];
+
+    public async Task InitializeAsync()
+    {
+        await _fixture.InitializeAsync();
+        _silent.Start();
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                while (true)
+                {
+                    _held.Add(await _silent.AcceptTcpClientAsync());
+                }
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                // Stopped.
+            }
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        _silent.Stop();
+        _held.ForEach(c => c.Dispose());
+        await _fixture.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task SilentTarget_TheJobStopsAtItsDeadline_AndTheRunSaysSo()
+    {
+        var (session, _, _) = await _fixture.CreateSessionAsync();
+        var target = $"https://127.0.0.1:{((IPEndPoint)_silent.LocalEndpoint).Port}/";
+        using var api = _fixture.Portal.CreateClient();
+        using var response = await api.PostAsJsonAsync($"/api/v1/sessions/{session}/probes", new { targets = new[] { target } });
+        response.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        var run = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("runId").GetGuid();
+
+        // Without the deadline the handshake alone holds the worker for 30 s.
+        await Eventually.TrueAsync(async () => await _fixture.CountAsync("SELECT count(*) FROM runs WHERE id = $1 AND status = 'completed'", run) == 1, "the run completes", TimeSpan.FromSeconds(15));
+        await using var read = _fixture.Database.CreateCommand("SELECT detail->>'summary' FROM results WHERE run_id = $1 AND step = 'probe.deadline'");
+        read.Parameters.Add(new() { Value = run });
+        var summary = (string?)await read.ExecuteScalarAsync();
+        summary.ShouldNotBeNull();
+        summary.ShouldContain("Portal__Probes__JobDeadline");
+        summary.ShouldContain(target);
+    }
+}
