@@ -96,6 +96,8 @@ app.UseStatusCodePages();
 
 // The echo endpoint is measured by idle-survival tests: no protocol pings of our own may keep a quiet socket alive.
 app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });
+// Behind the portal's own TLS-ending proxy the request is https: Secure cookies, HSTS, https links.
+app.UseMiddleware<ForwardedScheme>();
 app.UseMiddleware<OriginCheck>();
 app.UseMiddleware<ResponseHeaders>();
 app.UseMiddleware<LinkGuard>();

@@ -46,12 +46,13 @@ public sealed class OpenAdminPageTests() : BrowserTest("open-admin", new() { ["P
         var page = await LogInAsync(email: email, password: password);
         await page.GotoAsync(new Uri(Portal.BaseAddress, "/admin").ToString());
         await WaitInteractiveAsync(page);
+        var name = $"after-demotion-{Guid.NewGuid():N}";
         using var api = Portal.CreateClient();
         using var demoted = await api.PutAsJsonAsync($"/api/v1/admin/users/{id}/role", new { role = "Engineer" });
         demoted.EnsureSuccessStatusCode();
-        var name = $"after-demotion-{Guid.NewGuid():N}";
 
-        await page.GetByLabel("Key name").FillAsync(name);
+        await page.GetByRole(AriaRole.Tab, new() { Name = "API keys" }).ClickAsync();
+        await page.GetByRole(AriaRole.Textbox, new() { Name = "Key name" }).FillAsync(name);
         await page.GetByRole(AriaRole.Button, new() { Name = "Create key" }).ClickAsync();
 
         await page.WaitForURLAsync("**/account/**", new() { Timeout = 10_000 });

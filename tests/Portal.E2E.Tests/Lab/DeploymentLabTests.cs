@@ -40,7 +40,11 @@ public sealed class DeploymentLabTests() : LabTest("lab-deployment", new() { ["P
 
         response.StatusCode.ShouldBe(System.Net.HttpStatusCode.Accepted);
         var started = await response.Content.ReadFromJsonAsync<JsonElement>();
-        started.GetProperty("targets").EnumerateArray().Select(t => t.GetString()).ShouldBe([$"ws://127.0.0.1:{port}/diag/ws/echo", $"http://127.0.0.1:{port}/"]);
+        // The echo serves holders of a live link's key: the check carries its own session's, as a customer page does.
+        var targets = started.GetProperty("targets").EnumerateArray().Select(t => t.GetString()!).ToList();
+        targets.Count.ShouldBe(2);
+        targets[0].ShouldStartWith($"ws://127.0.0.1:{port}/diag/ws/echo?dk=");
+        targets[1].ShouldBe($"http://127.0.0.1:{port}/");
         var run = await ExpectFindingsAsync(scenario, $"deployment check: {path}", (started.GetProperty("sessionId").GetGuid(), null), expected,
             r => $"upload {N(r.Metric("probe.upload", "status"))} in {N(r.Metric("probe.upload", "ms"))} ms; SSE first event {N(r.Metric("probe.sse", "firstEventMs"))} ms, lag {N(r.Metric("probe.sse", "maxLagMs"))} ms; quiet WebSocket survived {N(r.Metric("probe.ws.idle", "idleSeconds"))} s",
             TimeSpan.FromSeconds(DeploymentCheckIdleSeconds + 40), probeRun: true);

@@ -16,7 +16,7 @@ namespace Portal.Web.Features.Findings;
 /// key-share lock that storing a result takes on its run, so ingest never waits for an evaluation. Watchers hear of
 /// a change through the event bus, and a completed run's webhooks are queued in the same transaction.
 /// </summary>
-public sealed class FindingsStore(NpgsqlDataSource dataSource, TimeProvider time)
+public sealed class FindingsStore(NpgsqlDataSource dataSource, TimeProvider time, int webhookRunsPerLink = Webhooks.WebhookOptions.DefaultRunsPerLink)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly Channel<(Guid SessionId, Guid RunId, bool Completed)> _requests = Channel.CreateUnbounded<(Guid, Guid, bool)>(new UnboundedChannelOptions { SingleReader = true });
@@ -47,7 +47,7 @@ public sealed class FindingsStore(NpgsqlDataSource dataSource, TimeProvider time
         var findings = await EvaluateAsync(connection, transaction, sessionId, runId, status == RunStatus.Completed, cancellationToken);
         if (runCompleted)
         {
-            await Webhooks.WebhookQueue.EnqueueRunCompletedAsync(connection, transaction, sessionId, runId, findings, time.GetUtcNow(), cancellationToken);
+            await Webhooks.WebhookQueue.EnqueueRunCompletedAsync(connection, transaction, sessionId, runId, findings, time.GetUtcNow(), webhookRunsPerLink, cancellationToken);
         }
 
         await transaction.CommitAsync(cancellationToken);
@@ -109,7 +109,7 @@ public sealed class FindingsStore(NpgsqlDataSource dataSource, TimeProvider time
         }
 
         await PortalEvents.PublishAsync(connection, transaction, new PortalEvent(PortalEventKinds.RunCompleted, sessionId, runId), cancellationToken);
-        await Webhooks.WebhookQueue.EnqueueRunCompletedAsync(connection, transaction, sessionId, runId, findings, now, cancellationToken);
+        await Webhooks.WebhookQueue.EnqueueRunCompletedAsync(connection, transaction, sessionId, runId, findings, now, webhookRunsPerLink, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return RunCompletion.Completed;
     }

@@ -21,7 +21,9 @@ public static class IngestEndpoints
     /// <summary>Adds SignalR and the ingest services.</summary>
     public static IServiceCollection AddIngest(this IServiceCollection services)
     {
-        services.AddSingleton<Findings.FindingsStore>();
+        services.AddSingleton(sp => new Findings.FindingsStore(
+            sp.GetRequiredService<Npgsql.NpgsqlDataSource>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<Webhooks.WebhookOptions>>().Value.RunsPerLink));
         services.AddHostedService<Findings.FindingsWorker>();
         services.AddSingleton<RunIngest>();
         services.AddSingleton<ResultReception>();

@@ -34,8 +34,11 @@ public static class WebhookQueue
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    /// <summary>Queues a <c>run.completed</c> delivery for every active webhook, once per run however often it is called.</summary>
-    public static async Task EnqueueRunCompletedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid sessionId, Guid runId, IReadOnlyList<Finding> findings, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>
+    /// Queues a <c>run.completed</c> delivery for every active webhook, once per run however often it is called, for
+    /// the first <paramref name="runsPerLink"/> runs of the session.
+    /// </summary>
+    public static async Task EnqueueRunCompletedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid sessionId, Guid runId, IReadOnlyList<Finding> findings, DateTimeOffset now, int runsPerLink, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(findings);
         RunCompletedPayload? payload = null;
@@ -66,6 +69,7 @@ public static class WebhookQueue
             """
             INSERT INTO webhook_deliveries (id, webhook_id, event, session_id, run_id, payload, created_at, attempts, next_attempt_at)
             SELECT gen_random_uuid(), w.id, $1, $2, $3, $4, $5, 0, $5 FROM webhooks w WHERE w.disabled_at IS NULL
+              AND (SELECT count(DISTINCT d.run_id) FROM webhook_deliveries d WHERE d.session_id = $2 AND d.event = $1 AND d.run_id <> $3) < $6
             ON CONFLICT (webhook_id, event, run_id) DO NOTHING
             """, connection, transaction);
         insert.Parameters.Add(new() { Value = WebhookEvents.RunCompleted });
@@ -73,6 +77,7 @@ public static class WebhookQueue
         insert.Parameters.Add(new() { Value = runId });
         insert.Parameters.Add(new() { Value = JsonSerializer.Serialize(payload, Json), NpgsqlDbType = NpgsqlDbType.Jsonb });
         insert.Parameters.Add(new() { Value = now });
+        insert.Parameters.Add(new() { Value = runsPerLink });
         await insert.ExecuteNonQueryAsync(cancellationToken);
     }
 }

@@ -20,6 +20,16 @@ public sealed class WebhookOptions
 
     /// <summary>How long one attempt may take.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The default of <see cref="RunsPerLink"/>.</summary>
+    public const int DefaultRunsPerLink = 50;
+
+    /// <summary>
+    /// How many runs of one session (one link) fire <c>run.completed</c> (<c>Portal:Webhooks:RunsPerLink</c>): a page or a
+    /// script holding a link cannot make the portal send signed deliveries without end. Later runs are stored and
+    /// shown as usual, without a webhook.
+    /// </summary>
+    public int RunsPerLink { get; set; } = DefaultRunsPerLink;
 }
 
 /// <summary>

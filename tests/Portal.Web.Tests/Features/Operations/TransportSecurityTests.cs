@@ -8,13 +8,18 @@ namespace Portal.Web.Tests.Features.Operations;
 /// <summary>A portal terminating TLS itself next to plain HTTP.</summary>
 public sealed class HttpsPortalFixture : IAsyncLifetime
 {
+    public static readonly System.Net.IPAddress TrustedProxy = System.Net.IPAddress.Parse("127.0.0.2");
+
     public int HttpsPort { get; } = PortalProcess.FreePort();
 
     public PortalFixture Inner { get; private set; } = default!;
 
     public Task InitializeAsync()
     {
-        Inner = new PortalFixture("https", TestCertificates.KestrelEnvironment($"http://127.0.0.1:{PortalProcess.FreePort()};https://localhost:{HttpsPort}"));
+        var environment = TestCertificates.KestrelEnvironment($"http://127.0.0.1:{PortalProcess.FreePort()};https://localhost:{HttpsPort}");
+        // A proxy of the portal's own that ends TLS in front of it, at 127.0.0.2.
+        environment["Portal__TrustedProxies__0"] = TrustedProxy.ToString();
+        Inner = new PortalFixture("https", environment);
         return Inner.InitializeAsync();
     }
 
@@ -64,6 +69,40 @@ public sealed partial class TransportSecurityTests(HttpsPortalFixture https) : I
         auth.ShouldContain("secure", Case.Insensitive);
         auth.ShouldContain("httponly", Case.Insensitive);
     }
+
+    [Fact]
+    public async Task ForwardedProto_FromTheTrustedProxy_MakesTheRequestHttps_FromAnyoneElse_Ignored()
+    {
+        using var viaProxy = From(HttpsPortalFixture.TrustedProxy);
+        using var direct = Portal.CreateClient(withApiKey: false);
+
+        using var trusted = await viaProxy.SendAsync(ForwardedHttps());
+        using var untrusted = await direct.SendAsync(ForwardedHttps());
+
+        trusted.Headers.GetValues("Strict-Transport-Security").ShouldBe(["max-age=31536000"]);
+        untrusted.Headers.Contains("Strict-Transport-Security").ShouldBeFalse();
+
+        static HttpRequestMessage ForwardedHttps()
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, "/account/login");
+            request.Headers.Host = "portal.example";
+            request.Headers.Add("X-Forwarded-Proto", "https");
+            return request;
+        }
+    }
+
+    /// <summary>A plain-HTTP client whose connections come from <paramref name="local"/> (a proxy's address on loopback).</summary>
+    private HttpClient From(System.Net.IPAddress local) => new(new SocketsHttpHandler
+    {
+        ConnectCallback = async (context, cancellationToken) =>
+        {
+            var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            socket.Bind(new System.Net.IPEndPoint(local, 0));
+            await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+            return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+        },
+    })
+    { BaseAddress = Portal.BaseAddress };
 
     [Theory]
     [InlineData("/account/login")]

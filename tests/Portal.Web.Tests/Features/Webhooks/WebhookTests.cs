@@ -21,6 +21,7 @@ public class WebhookTests : IAsyncLifetime
         ["Portal__Webhooks__PollInterval"] = "00:00:00.200",
         ["Portal__Webhooks__FirstRetryDelay"] = "00:00:00.500",
         ["Portal__Webhooks__MaxAttempts"] = "4",
+        ["Portal__Webhooks__RunsPerLink"] = "3",
     });
 
     private readonly ConcurrentQueue<Received> _received = new();
@@ -54,6 +55,22 @@ public class WebhookTests : IAsyncLifetime
         }
 
         await _fixture.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task RunsOfOneLink_OnlyTheFirstRunsPerLinkFireTheWebhook_EveryRunStillCompletes()
+    {
+        using var admin = _fixture.Portal.CreateClient();
+        (await admin.PostAsJsonAsync("/api/v1/admin/webhooks", new { url = $"http://127.0.0.1:{_port}/hook" })).StatusCode.ShouldBe(HttpStatusCode.Created);
+        var (session, token, _) = await _fixture.CreateSessionAsync(new { customerName = "Looping page" });
+
+        for (var i = 0; i < 5; i++)
+        {
+            await _fixture.PostCleanRunAsync(token, Guid.NewGuid());
+        }
+
+        (await _fixture.CountAsync("SELECT count(*) FROM runs WHERE session_id = $1 AND status = 'completed'", session)).ShouldBe(5);
+        (await _fixture.CountAsync("SELECT count(DISTINCT run_id) FROM webhook_deliveries WHERE session_id = $1", session)).ShouldBe(3, "Portal__Webhooks__RunsPerLink is 3 here");
     }
 
     [Fact]
