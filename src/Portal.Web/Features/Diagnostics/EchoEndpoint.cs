@@ -60,6 +60,20 @@ public static class EchoEndpoint
         return endpoints;
     }
 
+    /// <summary>Whether a close frame may carry the code (RFC 6455 section 7.4).</summary>
+    public static bool Sendable(int code) => code is (>= 1000 and <= 1003) or (>= 1007 and <= 1014) or (>= 3000 and <= 4999);
+
+    private static string Shorten(string reason)
+    {
+        while (Encoding.UTF8.GetByteCount(reason) > 123)
+        {
+            // Whole characters only: a surrogate pair goes as one.
+            reason = reason[..^(char.IsLowSurrogate(reason[^1]) && reason.Length > 1 ? 2 : 1)];
+        }
+
+        return reason;
+    }
+
     /// <summary>Echoes until the peer closes, then completes the closing handshake.</summary>
     public static async Task EchoAsync(WebSocket socket, EchoRegistry registry, Guid sessionId, TimeSpan unfinishedLimit, CancellationToken cancellationToken)
     {
@@ -98,7 +112,12 @@ public static class EchoEndpoint
                         if (command[0] == "!close" && command.Length > 1 && int.TryParse(command[1], NumberStyles.None, CultureInfo.InvariantCulture, out var code) && code is >= 1000 and <= 4999)
                         {
                             how = "server-close";
-                            await socket.CloseAsync((WebSocketCloseStatus)code, command.Length > 2 ? command[2] : "closed by server", cancellationToken);
+                            // Only codes a close frame may carry (1005, 1006 and 1015 never, 1016-2999 are reserved), and a
+                            // reason of at most 123 bytes: anything else is the asker's mistake, not a fault of the server.
+                            var (status, reason) = Sendable(code)
+                                ? ((WebSocketCloseStatus)code, Shorten(command.Length > 2 ? command[2] : "closed by server"))
+                                : (WebSocketCloseStatus.ProtocolError, $"code {code} cannot be sent in a close frame");
+                            await socket.CloseAsync(status, reason, cancellationToken);
                             return;
                         }
 

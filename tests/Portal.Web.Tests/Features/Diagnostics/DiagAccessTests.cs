@@ -259,6 +259,27 @@ public sealed class DiagAccessTests(DiagLimitsFixture limits) : IClassFixture<Di
         timeout.IsCancellationRequested.ShouldBeFalse(cut.Message);
     }
 
+    [Theory]
+    [InlineData("!close 1006", WebSocketCloseStatus.ProtocolError)]
+    [InlineData("!close 1015", WebSocketCloseStatus.ProtocolError)]
+    [InlineData("!close 2000", WebSocketCloseStatus.ProtocolError)]
+    [InlineData("!close 4000 a reason far longer than the 123 bytes a close frame may carry, which the server must shorten instead of failing on it", (WebSocketCloseStatus)4000)]
+    public async Task EchoCloseCommand_CodeOrReasonNoCloseFrameMayCarry_ClosedCleanlyNotAServerFault(string command, WebSocketCloseStatus expected)
+    {
+        // Not in the table: 1005, 1006 and 1015 may never be sent, and a close reason is at most 123 bytes.
+        var (_, key) = await Portal.CreateDiagKeyAsync();
+        using var socket = new ClientWebSocket();
+        await socket.ConnectAsync(Ws($"/diag/ws/echo?dk={key}"), CancellationToken.None);
+
+        await socket.SendAsync(Encoding.UTF8.GetBytes(command), WebSocketMessageType.Text, true, CancellationToken.None);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var received = await socket.ReceiveAsync(new byte[1024], timeout.Token);
+
+        received.MessageType.ShouldBe(WebSocketMessageType.Close);
+        socket.CloseStatus.ShouldBe(expected);
+        Encoding.UTF8.GetByteCount(socket.CloseStatusDescription ?? "").ShouldBeLessThanOrEqualTo(123);
+    }
+
     private async Task<Guid> ObserveAsync(string token)
     {
         var run = Guid.NewGuid();
