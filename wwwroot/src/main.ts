@@ -1,6 +1,7 @@
 // The customer page: one button, a progress bar, each step's outcome in plain words, a verdict.
 import { Reporter } from "./reporter";
 import { setDiagKey } from "./diag";
+import { Steps } from "./contract";
 import { runSteps, type RunView } from "./runner";
 import type { Result, Step } from "./result";
 import { encodeReport } from "./reportcode";
@@ -51,6 +52,14 @@ function main(): void {
   const current = el<HTMLElement>("current");
   const list = el<HTMLOListElement>("steps");
   const verdict = el<HTMLElement>("verdict");
+  const countdown = el<HTMLElement>("countdown");
+  const announce = el<HTMLElement>("announce");
+  let ticking: ReturnType<typeof setInterval> | null = null;
+  const stopCountdown = () => {
+    if (ticking !== null) clearInterval(ticking);
+    ticking = null;
+    countdown.hidden = true;
+  };
   const reporter = new Reporter(token);
   const connected = reporter.connect();
   let running = false;
@@ -60,6 +69,18 @@ function main(): void {
       progress.max = total;
       progress.value = index;
       current.textContent = `Running ${index + 1} of ${total}: ${step.label}…`;
+      if (step.name === Steps.wsIdle) {
+        // The one long wait: say how long, and why, so nobody closes the page thinking it hangs.
+        const endsAt = Date.now() + idleSeconds * 1000;
+        const tick = () => {
+          const left = Math.max(0, Math.ceil((endsAt - Date.now()) / 1000));
+          countdown.textContent = `Checking that a quiet connection survives: ${left} s left. Most networks cut quiet connections after 30 to 120 s.`;
+        };
+        tick();
+        countdown.hidden = false;
+        ticking = setInterval(tick, 1000);
+        announce.textContent = `The last step waits ${idleSeconds} seconds to check that a quiet connection survives.`;
+      }
     },
     finished(step, outcome, resultId) {
       const item = document.createElement("li");
@@ -70,9 +91,13 @@ function main(): void {
       item.textContent = `${step.label}: ${outcome.summary}`;
       list.append(item);
       progress.value += 1;
+      if (step.name === Steps.wsIdle) stopCountdown();
+      announce.textContent = `Step ${list.children.length} of ${progress.max} done. ${item.textContent}`;
     },
     done(text, ok, runId, results) {
+      stopCountdown();
       current.textContent = "Finished.";
+      announce.textContent = `Finished. ${text}`;
       verdict.textContent = text;
       verdict.className = ok ? "verdict ok" : "verdict problem";
       verdict.hidden = false;

@@ -39,7 +39,7 @@ public static class ReportHtml
         var title = session.CustomerName ?? "Diagnostic session";
         sb.Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
           .Append("<meta name=\"referrer\" content=\"no-referrer\"><title>").Append(E(title)).Append(" · Network diagnostics report</title><style>")
-          .Append(Style).Append("</style></head><body>");
+          .Append(Style).Append("</style></head><body><main>");
         sb.Append("<h1>").Append(E(title)).Append("</h1><p class=\"muted\">")
           .Append(session.TicketRef is { } t ? $"Ticket {E(t)} · " : "")
           .Append("Session created ").Append(Time(session.CreatedAt)).Append(" · ").Append(session.Runs.Count).Append(" run(s) · report made ").Append(Time(generatedAt))
@@ -93,7 +93,7 @@ public static class ReportHtml
             }
         }
 
-        sb.Append("</body></html>");
+        sb.Append("</main></body></html>");
         return sb.ToString();
     }
 
