@@ -46,6 +46,9 @@ public sealed class DiagnosticSession
     /// <summary>When the session was last closed.</summary>
     public DateTimeOffset? ClosedAt { get; set; }
 
+    /// <summary>The language the engineer chose for the customer's page (<c>de</c>, <c>ja</c>…); null: the customer's browser decides.</summary>
+    public string? Language { get; set; }
+
     public List<Run> Runs { get; set; } = [];
 }
 

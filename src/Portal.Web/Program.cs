@@ -56,6 +56,10 @@ using (var startupLogging = LoggerFactory.Create(b => b.AddConfiguration(builder
 }
 
 builder.Services.AddProblemDetails();
+// Pages in Japanese, Arabic or Korean are written as their characters, not as a numeric entity each (markup characters
+// are still encoded): readable, and a third of the weight.
+builder.Services.Configure<Microsoft.Extensions.WebEncoders.WebEncoderOptions>(o =>
+    o.TextEncoderSettings = new System.Text.Encodings.Web.TextEncoderSettings(System.Text.Unicode.UnicodeRanges.All));
 builder.Services.AddRazorComponents().AddInteractiveServerComponents();
 builder.Services.AddCascadingAuthenticationState();
 builder.Services.AddRadzenComponents();

@@ -42,7 +42,7 @@ export interface StepMetricKeys {
 
 /** The detail keys each step's results carry (top level). */
 export interface StepDetailKeys {
-  "env": "userAgent" | "platform" | "languages" | "timeZone" | "cookiesEnabled" | "effectiveType" | "online" | "crossOriginIsolated";
+  "env": "userAgent" | "platform" | "languages" | "timeZone" | "cookiesEnabled" | "effectiveType" | "online" | "crossOriginIsolated" | "pageLanguage";
   "http.ping": "protocol";
   "http.download": never;
   "http.upload": never;

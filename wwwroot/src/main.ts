@@ -2,6 +2,7 @@
 import { Reporter } from "./reporter";
 import { setDiagKey } from "./diag";
 import { Steps } from "./contract";
+import { label, outcomeLine, setLanguage, t } from "./i18n";
 import { runSteps, type RunView } from "./runner";
 import type { Result, Step } from "./result";
 import { encodeReport } from "./reportcode";
@@ -42,6 +43,7 @@ function main(): void {
   const token = decodeURIComponent(location.pathname.split("/")[2] ?? "");
   const body = document.body;
   setDiagKey(body.dataset.diagKey ?? "");
+  setLanguage(body.dataset.lang ?? "en", body.dataset.strings ? (JSON.parse(body.dataset.strings) as Record<string, string>) : null);
   const idleSeconds = Number(body.dataset.idleSeconds ?? "75");
   const targets = JSON.parse(body.dataset.targets ?? "[]") as string[];
   const only = new URLSearchParams(location.search).get("steps")?.split(",");
@@ -55,6 +57,10 @@ function main(): void {
   const countdown = el<HTMLElement>("countdown");
   const announce = el<HTMLElement>("announce");
   let ticking: ReturnType<typeof setInterval> | null = null;
+  // The page's clock resolution (the env step measures it): a shorter time reads "under 1 ms", never "0 ms".
+  let resolution = 0.1;
+  let failed = 0;
+  const labelOf = (step: Step) => label(step.name, step.label, { seconds: idleSeconds });
   const stopCountdown = () => {
     if (ticking !== null) clearInterval(ticking);
     ticking = null;
@@ -68,18 +74,19 @@ function main(): void {
     started(step, index, total) {
       progress.max = total;
       progress.value = index;
-      current.textContent = `Running ${index + 1} of ${total}: ${step.label}…`;
+      if (index === 0) failed = 0;
+      current.textContent = t("run.running", { index: index + 1, total, step: labelOf(step) }, `Running ${index + 1} of ${total}: ${step.label}…`);
       if (step.name === Steps.wsIdle) {
         // The one long wait: say how long, and why, so nobody closes the page thinking it hangs.
         const endsAt = Date.now() + idleSeconds * 1000;
         const tick = () => {
           const left = Math.max(0, Math.ceil((endsAt - Date.now()) / 1000));
-          countdown.textContent = `Checking that a quiet connection survives: ${left} s left. Most networks cut quiet connections after 30 to 120 s.`;
+          countdown.textContent = t("run.countdown", { seconds: left }, `Checking that a quiet connection survives: ${left} s left. Most networks cut quiet connections after 30 to 120 s.`);
         };
         tick();
         countdown.hidden = false;
         ticking = setInterval(tick, 1000);
-        announce.textContent = `The last step waits ${idleSeconds} seconds to check that a quiet connection survives.`;
+        announce.textContent = t("run.idleWait", { seconds: idleSeconds }, `The last step waits ${idleSeconds} seconds to check that a quiet connection survives.`);
       }
     },
     finished(step, outcome, resultId) {
@@ -88,21 +95,27 @@ function main(): void {
       item.dataset.step = step.name;
       item.dataset.status = outcome.status;
       item.dataset.resultId = resultId;
-      item.textContent = `${step.label}: ${outcome.summary}`;
+      if (step.name === Steps.env && typeof (outcome.metrics as Record<string, unknown>).timerResolutionMs === "number") {
+        resolution = (outcome.metrics as Record<string, number>).timerResolutionMs ?? resolution;
+      }
+      if (outcome.status === "fail" || outcome.status === "error") failed++;
+      item.textContent = `${labelOf(step)}: ${outcomeLine(step.name, outcome, resolution)}`;
       list.append(item);
       progress.value += 1;
       if (step.name === Steps.wsIdle) stopCountdown();
-      announce.textContent = `Step ${list.children.length} of ${progress.max} done. ${item.textContent}`;
+      announce.textContent = t("run.stepDone", { index: list.children.length, total: progress.max, outcome: item.textContent }, `Step ${list.children.length} of ${progress.max} done. ${item.textContent}`);
     },
     done(text, ok, runId, results) {
       stopCountdown();
-      current.textContent = "Finished.";
-      announce.textContent = `Finished. ${text}`;
-      verdict.textContent = text;
+      // The portal stores the English verdict; the customer reads it in their language.
+      const shown = failed === 0 ? t("verdict.ok", {}, text) : t("verdict.problems", { failed, total: list.children.length }, text);
+      current.textContent = t("run.finished", {}, "Finished.");
+      announce.textContent = `${current.textContent} ${shown}`;
+      verdict.textContent = shown;
       verdict.className = ok ? "verdict ok" : "verdict problem";
       verdict.hidden = false;
       button.disabled = false;
-      button.textContent = "Run test again";
+      button.textContent = t("page.runAgain", {}, "Run test again");
       body.dataset.state = "done";
       body.dataset.transport = reporter.transport;
       if (reporter.pending > 0 && reporter.transport === "none") void showReportCode(runId, results);

@@ -49,7 +49,7 @@ public static class Contract
     public static readonly IReadOnlyList<StepContract> Steps =
     [
         new("env", StepSource.Client, ["clockSkewMs", "clockUncertaintyMs", "screenWidth", "screenHeight", "devicePixelRatio", "downlinkMbps", "effectiveRttMs", "timerResolutionMs"],
-            "The browser, its clock against the portal's, and what it says of its network.", ["userAgent", "platform", "languages", "timeZone", "cookiesEnabled", "effectiveType", "online", "crossOriginIsolated"]),
+            "The browser, its clock against the portal's, what it says of its network, and the language the page was shown in.", ["userAgent", "platform", "languages", "timeZone", "cookiesEnabled", "effectiveType", "online", "crossOriginIsolated", "pageLanguage"]),
         new("http.ping", StepSource.Client, ["samples", "rttMinMs", "rttMedianMs", "rttP90Ms", "rttMaxMs", "jitterMs"],
             "HTTP round trips to the portal.", ["protocol"]),
         new("http.download", StepSource.Client, ["mbps", "bytes", "ms", "totalBytes"], "Download throughput.", []),

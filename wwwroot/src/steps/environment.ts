@@ -40,6 +40,8 @@ export const environmentStep: Step<typeof Steps.env> = {
         effectiveType: connection?.effectiveType ?? null,
         online: navigator.onLine,
         crossOriginIsolated: globalThis.crossOriginIsolated ?? false,
+        // The language the customer read the page in (the engineer's console says so).
+        pageLanguage: document.documentElement.lang || "en",
       },
       summary: skewed
         ? `Your computer's clock is off by ${Math.round(skewMs / 1000)} s.`

@@ -18,7 +18,7 @@ public static class CustomerLinkEndpoints
             .OfType<string>()
             .Distinct(StringComparer.OrdinalIgnoreCase);
         return $"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' {string.Join(' ', origins)}".TrimEnd() +
-            "; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+            "; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
     }
 
     /// <summary>Registers the services of customer links.</summary>
@@ -41,6 +41,8 @@ public static class CustomerLinkEndpoints
         headers.ContentSecurityPolicy = ContentSecurityPolicy(state == LinkState.Valid ? [.. session!.Targets, .. origins.Others(context.Request), .. variants] : []);
         headers["Referrer-Policy"] = "no-referrer";
         headers.CacheControl = "no-store";
+        // The page's language follows Accept-Language: a cache between must not hand one customer's page to another.
+        headers.Vary = "Accept-Language";
         // Cross-origin isolated: the page's clock is then fine-grained in every engine (Firefox and WebKit coarsen it to
         // 1 ms otherwise). The page loads nothing from other origins; its cross-origin fetches use CORS, which COEP allows.
         headers["Cross-Origin-Opener-Policy"] = "same-origin";
@@ -49,7 +51,7 @@ public static class CustomerLinkEndpoints
         var style = kit.Url("kit.css");
         return state switch
         {
-            LinkState.Valid => new RazorComponentResult<CustomerPage>(new { Session = session!, ScriptUrl = kit.Url("kit.js"), StyleUrl = style, AlternateOrigin = alternate, WebSocketVariants = variants, OriginsSkipped = origins.SkippedReason(context.Request), DiagKey = diagKeys.Mint(session!.Id) }),
+            LinkState.Valid => new RazorComponentResult<CustomerPage>(new { Session = session!, ScriptUrl = kit.Url("kit.js"), StyleUrl = style, AlternateOrigin = alternate, WebSocketVariants = variants, OriginsSkipped = origins.SkippedReason(context.Request), DiagKey = diagKeys.Mint(session!.Id), Language = CustomerStrings.Choose(context.Request.Query["lang"], session.Language, context.Request.Headers.AcceptLanguage) }),
             LinkState.Expired => new RazorComponentResult<LinkProblemPage>(new { Expired = true, StyleUrl = style }) { StatusCode = StatusCodes.Status410Gone },
             _ => new RazorComponentResult<LinkProblemPage>(new { Expired = false, StyleUrl = style }) { StatusCode = StatusCodes.Status404NotFound },
         };

@@ -15,7 +15,8 @@ namespace Portal.Web.Features.Sessions;
 /// <param name="TicketRef">The helpdesk ticket it belongs to.</param>
 /// <param name="Targets">The customer's own endpoints to test too.</param>
 /// <param name="IdleSeconds">How long the idle-survival step stays quiet.</param>
-public sealed record NewSession(string? CustomerName = null, string? TicketRef = null, List<string>? Targets = null, int? IdleSeconds = null);
+/// <param name="Language">The customer page's language (<c>de</c>, <c>ja</c>…); null lets the customer's browser decide.</param>
+public sealed record NewSession(string? CustomerName = null, string? TicketRef = null, List<string>? Targets = null, int? IdleSeconds = null, string? Language = null);
 
 /// <summary>A session just created, with the only copy of its link's token.</summary>
 public sealed record CreatedSession(DiagnosticSession Session, string Token);
@@ -81,6 +82,11 @@ public sealed class SessionService(IDbContextFactory<PortalDbContext> contexts, 
             errors["ticketRef"] = [$"The ticket reference {ticket}."];
         }
 
+        if (input.Language is { } language && !CustomerLink.CustomerStrings.IsSupported(language))
+        {
+            errors["language"] = [$"One of {string.Join(", ", CustomerLink.CustomerStrings.Supported)}, or none to follow the customer's browser."];
+        }
+
         if (input.IdleSeconds is { } idle && (idle < MinIdleSeconds || idle > MaxIdleSeconds))
         {
             errors["idleSeconds"] = [$"Between {MinIdleSeconds} and {MaxIdleSeconds} seconds."];
@@ -136,6 +142,7 @@ public sealed class SessionService(IDbContextFactory<PortalDbContext> contexts, 
             Status = SessionStatus.Open,
             IdleSeconds = input.IdleSeconds ?? options.Value.Links.DefaultIdleSeconds,
             Targets = input.Targets?.Select(t => t.Trim()).ToList() ?? [],
+            Language = input.Language,
         };
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         db.Sessions.Add(session);
@@ -323,13 +330,15 @@ public sealed record SessionDetail(
     IReadOnlyList<string> Targets,
     IReadOnlyList<RunDetail> Runs,
     IReadOnlyList<ResultDetail> Results,
-    IReadOnlyList<FindingDetail> Findings)
+    IReadOnlyList<FindingDetail> Findings,
+    string? Language = null)
 {
     public static SessionDetail From(DiagnosticSession s, IEnumerable<Run> runs, IEnumerable<StoredResult> results, IEnumerable<StoredFinding> findings) => new(
         s.Id, s.CustomerName, s.TicketRef, s.Status, s.CreatedAt, s.ExpiresAt, s.LinkRevokedAt, s.IdleSeconds, s.Targets,
         [.. runs.Select(r => new RunDetail(r.Id, r.Status, r.StartedAt, r.CompletedAt, r.UserAgent, r.Verdict))],
         [.. results.Select(ResultDetail.From)],
-        Order(findings));
+        Order(findings),
+        s.Language);
 
     /// <summary>Findings as the console and the API list them: most serious first, then by code.</summary>
     public static List<FindingDetail> Order(IEnumerable<StoredFinding> findings) =>

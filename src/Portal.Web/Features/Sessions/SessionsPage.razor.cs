@@ -19,6 +19,13 @@ public partial class SessionsPage
     private bool _busy;
     private string? _customerName;
     private string? _ticketRef;
+    private string _language = "";
+
+    /// <summary>The customer page's languages, first the default: whatever the customer's browser asks for.</summary>
+    private static readonly IReadOnlyList<(string Code, string Name)> LanguageChoiceList =
+        [("", "The customer's browser"), .. CustomerLink.CustomerStrings.Supported.Select(c => (c, $"{CustomerLink.CustomerStrings.Text(c, "language.name")} ({c})"))];
+
+    private static IEnumerable<LanguageChoice> LanguageChoices => LanguageChoiceList.Select(c => new LanguageChoice(c.Code, c.Name));
     private string? _error;
     private (Guid Id, string Url)? _created;
     private string? _search;
@@ -78,7 +85,7 @@ public partial class SessionsPage
     private async Task CreateAsync()
     {
         _error = null;
-        var input = new NewSession(_customerName, _ticketRef);
+        var input = new NewSession(_customerName, _ticketRef, Language: _language.Length == 0 ? null : _language);
         var errors = SessionService.Validate(input, Probes.Prober.Guard);
         if (errors.Count > 0)
         {
@@ -107,3 +114,8 @@ public partial class SessionsPage
         }
     }
 }
+
+/// <summary>A language the engineer can choose for a customer's page (an empty code: the customer's browser decides).</summary>
+/// <param name="Code">The language's code.</param>
+/// <param name="Name">What the console shows.</param>
+public sealed record LanguageChoice(string Code, string Name);
