@@ -38,6 +38,11 @@ public sealed class LanguageTests() : BrowserTest("languages")
         await console.GotoAsync(new Uri(Portal.BaseAddress, $"/sessions/{session}").ToString());
         await console.Locator(".page-language").First.WaitForAsync();
         (await console.Locator(".page-language").First.TextContentAsync())!.ShouldContain("العربية (ar)");
+        // Each finding has its sentence for the customer in English and in the language the customer read.
+        var arabic = console.Locator(".finding-customer[lang=ar]").First;
+        await arabic.WaitForAsync();
+        (await arabic.TextContentAsync())!.ShouldContain("اجتاز اتصالك كل الاختبارات");
+        (await console.Locator(".finding-customer").First.TextContentAsync())!.ShouldContain("Your connection passed every test");
     }
 
     [Fact]

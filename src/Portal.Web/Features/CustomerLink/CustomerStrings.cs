@@ -52,6 +52,32 @@ public static partial class CustomerStrings
         return text;
     }
 
+    /// <summary>
+    /// The sentence an engineer reads out or pastes to the customer for a finding, in <paramref name="code"/>'s
+    /// language; null for findings that are not the customer's to act on (the portal's own, a server's certificate).
+    /// </summary>
+    /// <param name="code">The language.</param>
+    /// <param name="finding">The finding's code.</param>
+    /// <param name="evidence">The finding's evidence (an idle time-out's seconds come from it).</param>
+    public static string? FindingSentence(string code, string finding, JsonElement evidence)
+    {
+        if (!For(code).ContainsKey($"finding.{finding}"))
+        {
+            return null;
+        }
+
+        var seconds = evidence.ValueKind == JsonValueKind.Array
+            ? evidence.EnumerateArray()
+                .Select(e => e.TryGetProperty("figures", out var f) && f.ValueKind == JsonValueKind.Object ? f : default)
+                .SelectMany(f => f.ValueKind == JsonValueKind.Object ? (string[])["diedAfterSeconds", "serverLivedSeconds", "livedSeconds"] : [], (f, name) => f.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : (double?)null)
+                .FirstOrDefault(v => v is not null)
+            : null;
+        // A sentence that names the seconds says nothing without them.
+        return seconds is null && For(code)[$"finding.{finding}"].Contains("{seconds}", StringComparison.Ordinal)
+            ? null
+            : Text(code, $"finding.{finding}", ("seconds", seconds is { } s ? Math.Round(s) : null));
+    }
+
     /// <summary>The placeholders a string uses, sorted.</summary>
     public static IReadOnlyList<string> Placeholders(string text) => [.. Placeholder().Matches(text).Select(m => m.Groups[1].Value).Distinct().Order(StringComparer.Ordinal)];
 

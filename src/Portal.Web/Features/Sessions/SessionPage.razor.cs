@@ -466,4 +466,12 @@ public partial class SessionPage
         _reload.Dispose();
         GC.SuppressFinalize(this);
     }
+
+    /// <summary>The language the run's customer read the page in (its env result), else the session's choice.</summary>
+    private string? CustomerLanguageOf(RunDetail run) =>
+        _session?.Results.LastOrDefault(r => r.RunId == run.Id && r.Step == "env") is { Detail.ValueKind: System.Text.Json.JsonValueKind.Object } env
+            && env.Detail.TryGetProperty("pageLanguage", out var code) && code.ValueKind == System.Text.Json.JsonValueKind.String
+            ? code.GetString()
+            : _session?.Language;
+
 }

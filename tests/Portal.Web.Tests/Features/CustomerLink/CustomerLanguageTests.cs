@@ -52,6 +52,33 @@ public sealed partial class CustomerLanguageTests(PortalFixture fixture) : IClas
     }
 
     [Theory]
+    [MemberData(nameof(AllLanguages))]
+    public void FindingSentence_IdleTimeout_NamesTheMeasuredSeconds_InEveryLanguage(string language)
+    {
+        var evidence = System.Text.Json.JsonDocument.Parse("""[{"step":"ws.idle","figures":{"idleSeconds":75,"diedAfterSeconds":60.2}}]""").RootElement;
+
+        var sentence = CustomerStrings.FindingSentence(language, "idle-timeout", evidence);
+
+        sentence.ShouldNotBeNull();
+        sentence.ShouldContain("60");
+        sentence.ShouldNotContain("{");
+    }
+
+    [Theory]
+    [InlineData("portal-deployment")]
+    [InlineData("portal-refused")]
+    [InlineData("certificate-problem")]
+    [InlineData("step-failed")]
+    public void FindingSentence_NotTheCustomersToActOn_None(string code) =>
+        CustomerStrings.FindingSentence("de", code, default).ShouldBeNull();
+
+    [Fact]
+    public void FindingSentence_IdleTimeoutWithoutItsSeconds_None() =>
+        CustomerStrings.FindingSentence("fr", "idle-timeout", System.Text.Json.JsonDocument.Parse("[]").RootElement).ShouldBeNull();
+
+    public static TheoryData<string> AllLanguages() => [.. CustomerStrings.Supported];
+
+    [Theory]
     [InlineData(null, null, "de-DE,de;q=0.9,en;q=0.8", "de")]
     [InlineData(null, null, "fr-CA", "fr")]
     [InlineData(null, null, "pt-BR,pt;q=0.9", "pt")]
