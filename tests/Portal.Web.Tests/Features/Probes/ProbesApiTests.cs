@@ -11,24 +11,11 @@ namespace Portal.Web.Tests.Features.Probes;
 /// its own echo endpoint, refuses what the guard forbids, limits each engineer, and probes a session's targets
 /// when its customer run starts.
 /// </summary>
-public sealed class ProbesApiTests : IAsyncLifetime
+public sealed class ProbesApiTests(ProbesPortalFixture probes) : IClassFixture<ProbesPortalFixture>
 {
-    // A portal per test, not per class: the rate-limit test spends the engineer's budget.
-    private readonly PortalFixture _fixture = new("probes", new Dictionary<string, string>
-    {
-        ["Portal__Probes__AllowList__0"] = "127.0.0.1/32",
-        ["Portal__Probes__RequestsPerMinutePerEngineer"] = "4",
-    });
-
-    private PortalProcess _portal = default!;
-
-    public async Task InitializeAsync()
-    {
-        await _fixture.InitializeAsync();
-        _portal = _fixture.Portal;
-    }
-
-    public Task DisposeAsync() => _fixture.DisposeAsync();
+    // One portal for the class; the engineer's rate limit, which these tests would spend, has a class of its own.
+    private readonly PortalFixture _fixture = probes.Inner;
+    private readonly PortalProcess _portal = probes.Inner.Portal;
 
     [Fact]
     public async Task Post_AllowListedEchoTarget_StoresProbeResultsOnACompletedRun()
@@ -115,29 +102,6 @@ public sealed class ProbesApiTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Post_TooOften_Is429WithRetryAfter()
-    {
-        var session = await CreateSessionAsync(new { customerName = "Busy" });
-        using var api = _portal.CreateClient();
-        var target = $"http://127.0.0.1:{_portal.BaseAddress.Port}/diag/ping";
-        var statuses = new List<HttpStatusCode>();
-
-        for (var i = 0; i < 6; i++)
-        {
-            using var response = await api.PostAsJsonAsync($"/api/v1/sessions/{session}/probes", new { targets = new[] { target } });
-            statuses.Add(response.StatusCode);
-            if (response.StatusCode == HttpStatusCode.TooManyRequests)
-            {
-                response.Headers.RetryAfter.ShouldNotBeNull();
-                (await response.Content.ReadAsStringAsync()).ShouldContain("Too many probe requests");
-            }
-        }
-
-        statuses.ShouldContain(HttpStatusCode.TooManyRequests);
-        statuses.Count(s => s == HttpStatusCode.Accepted).ShouldBeLessThanOrEqualTo(4);
-    }
-
-    [Fact]
     public async Task Post_MalformedJson_Is400AndNothingQueued()
     {
         var session = await CreateSessionAsync(new { customerName = "Typo" });
@@ -200,4 +164,57 @@ public sealed class ProbesApiTests : IAsyncLifetime
 
         return steps;
     }
+}
+
+/// <summary>The portal <see cref="ProbesApiTests"/> share: 127.0.0.1 allowed, the engineer's probe limit out of the way.</summary>
+public sealed class ProbesPortalFixture : IAsyncLifetime
+{
+    public PortalFixture Inner { get; } = new("probes", new Dictionary<string, string>
+    {
+        ["Portal__Probes__AllowList__0"] = "127.0.0.1/32",
+        ["Portal__Probes__RequestsPerMinutePerEngineer"] = "1000",
+    });
+
+    public Task InitializeAsync() => Inner.InitializeAsync();
+
+    public Task DisposeAsync() => Inner.DisposeAsync();
+}
+
+/// <summary>Each engineer may ask for a few probes a minute; beyond them, 429 with Retry-After.</summary>
+public sealed class ProbeRateLimitTests : IAsyncLifetime
+{
+    private readonly PortalFixture _fixture = new("probe-limit", new Dictionary<string, string>
+    {
+        ["Portal__Probes__AllowList__0"] = "127.0.0.1/32",
+        ["Portal__Probes__RequestsPerMinutePerEngineer"] = "4",
+    });
+
+    public Task InitializeAsync() => _fixture.InitializeAsync();
+
+    public Task DisposeAsync() => _fixture.DisposeAsync();
+
+    [Fact]
+    public async Task Post_TooOften_Is429WithRetryAfter()
+    {
+        var session = await CreateSessionAsync(new { customerName = "Busy" });
+        using var api = _fixture.Portal.CreateClient();
+        var target = $"http://127.0.0.1:{_fixture.Portal.BaseAddress.Port}/diag/ping";
+        var statuses = new List<HttpStatusCode>();
+
+        for (var i = 0; i < 6; i++)
+        {
+            using var response = await api.PostAsJsonAsync($"/api/v1/sessions/{session}/probes", new { targets = new[] { target } });
+            statuses.Add(response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                response.Headers.RetryAfter.ShouldNotBeNull();
+                (await response.Content.ReadAsStringAsync()).ShouldContain("Too many probe requests");
+            }
+        }
+
+        statuses.ShouldContain(HttpStatusCode.TooManyRequests);
+        statuses.Count(s => s == HttpStatusCode.Accepted).ShouldBeLessThanOrEqualTo(4);
+    }
+
+    private async Task<Guid> CreateSessionAsync(object body) => (await _fixture.CreateSessionAsync(body)).Id;
 }
