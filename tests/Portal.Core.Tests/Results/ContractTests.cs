@@ -10,7 +10,7 @@ namespace Portal.Core.Tests.Results;
 /// </summary>
 public sealed partial class ContractTests
 {
-    private static readonly string Root = FindRoot();
+    private static readonly string Root = Portal.Testing.Repository.Root;
 
     [Fact]
     public void TypeScript_GeneratedFromTheCatalogue_MatchesTheKitsFile() => Check(Path.Combine("wwwroot", "src", "contract.ts"), TypeScript());
@@ -169,17 +169,6 @@ public sealed partial class ContractTests
         }
 
         return text.ToString();
-    }
-
-    private static string FindRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Portal.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName ?? throw new InvalidOperationException("Portal.sln not found above the test's folder.");
     }
 
     [GeneratedRegex("""\.Number\("([A-Za-z0-9]+)"\)""")]

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
+using Portal.Testing;
 
 namespace Portal.E2E.Tests.Lab;
 
@@ -16,7 +17,7 @@ public static class LabResults
     private static readonly Dictionary<string, string> s_rows = Load();
 
     /// <summary>The repository's root: the folder holding <c>Portal.sln</c>, above the test assembly.</summary>
-    public static string RepositoryRoot { get; } = FindRoot();
+    public static string RepositoryRoot => Repository.Root;
 
     /// <summary>Where the table is written.</summary>
     public static string FilePath => Path.Combine(RepositoryRoot, "docs", "lab-results.md");
@@ -67,7 +68,7 @@ public static class LabResults
     private static Dictionary<string, string> Load()
     {
         var rows = new Dictionary<string, string>(StringComparer.Ordinal);
-        var path = Path.Combine(FindRoot(), "docs", "lab-results.md");
+        var path = Path.Combine(Repository.Root, "docs", "lab-results.md");
         if (!File.Exists(path))
         {
             return rows;
@@ -79,18 +80,5 @@ public static class LabResults
         }
 
         return rows;
-    }
-
-    private static string FindRoot()
-    {
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (File.Exists(Path.Combine(folder.FullName, "Portal.sln")))
-            {
-                return folder.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("The lab tests run from inside the repository (no Portal.sln above " + AppContext.BaseDirectory + ").");
     }
 }

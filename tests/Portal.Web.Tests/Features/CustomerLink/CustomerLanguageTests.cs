@@ -37,7 +37,7 @@ public sealed partial class CustomerLanguageTests(PortalFixture fixture) : IClas
     public void KitKeys_AllExistInEnglish()
     {
         // Every key the kit asks for by name is in the English file (a key never reaches the customer's screen).
-        var source = Path.Combine(FindRoot(), "wwwroot", "src");
+        var source = Path.Combine(Portal.Testing.Repository.Root, "wwwroot", "src");
         var used = Directory.EnumerateFiles(source, "*.ts", SearchOption.AllDirectories)
             .SelectMany(f => KitKey().Matches(File.ReadAllText(f)).Select(m => m.Groups[1].Value))
             .Where(k => !k.EndsWith('.'))
@@ -168,17 +168,6 @@ public sealed partial class CustomerLanguageTests(PortalFixture fixture) : IClas
         }
 
         return buffer.Length;
-    }
-
-    private static string FindRoot()
-    {
-        var folder = new DirectoryInfo(AppContext.BaseDirectory);
-        while (folder is not null && !File.Exists(Path.Combine(folder.FullName, "Portal.sln")))
-        {
-            folder = folder.Parent;
-        }
-
-        return folder?.FullName ?? throw new InvalidOperationException("No Portal.sln above the test's folder.");
     }
 
     [GeneratedRegex("\\bt\\(\"([a-zA-Z.]+)\"")]

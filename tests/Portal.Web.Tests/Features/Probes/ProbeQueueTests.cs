@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json;
 using Portal.Testing;
 
@@ -19,36 +18,14 @@ public sealed class ProbeQueueTests : IAsyncLifetime
         ["Portal__Probes__HandshakeTimeout"] = "00:00:20",
     });
 
-    private readonly TcpListener _silent = new(IPAddress.Loopback, 0);
-    private readonly List<TcpClient> _held = [];
-    private Task _accepting = Task.CompletedTask;
+    // A TLS server that accepts and never answers the ClientHello: its probe holds the target for the handshake time-out.
+    private readonly SilentTcpServer _silent = new();
 
-    public async Task InitializeAsync()
-    {
-        await _fixture.InitializeAsync();
-        // A TLS server that accepts and never answers the ClientHello: its probe holds the target for the handshake time-out.
-        _silent.Start();
-        _accepting = Task.Run(async () =>
-        {
-            try
-            {
-                while (true)
-                {
-                    _held.Add(await _silent.AcceptTcpClientAsync());
-                }
-            }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-            {
-                // Stopped.
-            }
-        });
-    }
+    public Task InitializeAsync() => _fixture.InitializeAsync();
 
     public async Task DisposeAsync()
     {
-        _silent.Stop();
-        await _accepting;
-        _held.ForEach(c => c.Dispose());
+        await _silent.DisposeAsync();
         await _fixture.DisposeAsync();
     }
 
@@ -56,7 +33,7 @@ public sealed class ProbeQueueTests : IAsyncLifetime
     public async Task TwoJobsForOneSilentTarget_AThirdJobForAnotherTarget_RunsAtOnce()
     {
         var (session, _, _) = await _fixture.CreateSessionAsync();
-        var silent = $"https://127.0.0.1:{((IPEndPoint)_silent.LocalEndpoint).Port}/";
+        var silent = $"https://127.0.0.1:{_silent.Port}/";
         await ProbeAsync(session, silent);
         await ProbeAsync(session, silent);
 
@@ -93,33 +70,13 @@ public sealed class ProbeDeadlineTests : IAsyncLifetime
     });
 
     // A TLS server that accepts and never answers: its probe would wait for the 30 s handshake time-out.
-    private readonly TcpListener _silent = new(IPAddress.Loopback, 0);
-    private readonly List<TcpClient> _held = [];
+    private readonly SilentTcpServer _silent = new();
 
-    public async Task InitializeAsync()
-    {
-        await _fixture.InitializeAsync();
-        _silent.Start();
-        _ = Task.Run(async () =>
-        {
-            try
-            {
-                while (true)
-                {
-                    _held.Add(await _silent.AcceptTcpClientAsync());
-                }
-            }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-            {
-                // Stopped.
-            }
-        });
-    }
+    public Task InitializeAsync() => _fixture.InitializeAsync();
 
     public async Task DisposeAsync()
     {
-        _silent.Stop();
-        _held.ForEach(c => c.Dispose());
+        await _silent.DisposeAsync();
         await _fixture.DisposeAsync();
     }
 
@@ -127,7 +84,7 @@ public sealed class ProbeDeadlineTests : IAsyncLifetime
     public async Task SilentTarget_TheJobStopsAtItsDeadline_AndTheRunSaysSo()
     {
         var (session, _, _) = await _fixture.CreateSessionAsync();
-        var target = $"https://127.0.0.1:{((IPEndPoint)_silent.LocalEndpoint).Port}/";
+        var target = $"https://127.0.0.1:{_silent.Port}/";
         using var api = _fixture.Portal.CreateClient();
         using var response = await api.PostAsJsonAsync($"/api/v1/sessions/{session}/probes", new { targets = new[] { target } });
         response.StatusCode.ShouldBe(HttpStatusCode.Accepted);
