@@ -182,6 +182,8 @@ public sealed class DiagGate(RequestDelegate next, DiagKeys keys, DiagBudget bud
                 return;
             }
 
+            // A revoked link, or its session closed, ends what its page holds open too, on every instance.
+            using var tracked = links.Track(session, context.Abort);
             await next(context);
             return;
         }

@@ -49,19 +49,34 @@ public sealed partial class OpenLinks(NpgsqlDataSource data, PortalEvents events
         return open;
     }
 
-    /// <summary>Tracks an open customer connection of the session on this instance.</summary>
-    public void Opened(Guid sessionId, HubCallerContext connection)
+    /// <summary>Tracks an open customer hub connection of the session on this instance.</summary>
+    public void Opened(Guid sessionId, HubCallerContext connection) => Add(sessionId, connection.ConnectionId, connection.Abort);
+
+    /// <summary>Forgets a hub connection that ended.</summary>
+    public void Closed(Guid sessionId, HubCallerContext connection) => Remove(sessionId, connection.ConnectionId);
+
+    /// <summary>
+    /// Tracks any other connection the session's page holds open (an echo socket, an event stream, a long poll) until
+    /// the returned registration is disposed; <paramref name="abort"/> ends it when the link is revoked or closed.
+    /// </summary>
+    public IDisposable Track(Guid sessionId, Action abort)
     {
-        var watched = _watched.GetOrAdd(sessionId, id => new Watched(events.Watch(id, e => ChangedAsync(id, e))));
-        watched.Connections[connection.ConnectionId] = connection;
+        var id = Guid.NewGuid().ToString("N");
+        Add(sessionId, id, abort);
+        return new Registration(() => Remove(sessionId, id));
     }
 
-    /// <summary>Forgets a connection that ended.</summary>
-    public void Closed(Guid sessionId, HubCallerContext connection)
+    private void Add(Guid sessionId, string id, Action abort)
+    {
+        var watched = _watched.GetOrAdd(sessionId, session => new Watched(events.Watch(session, e => ChangedAsync(session, e))));
+        watched.Connections[id] = abort;
+    }
+
+    private void Remove(Guid sessionId, string id)
     {
         if (_watched.TryGetValue(sessionId, out var watched))
         {
-            watched.Connections.TryRemove(connection.ConnectionId, out _);
+            watched.Connections.TryRemove(id, out _);
             if (watched.Connections.IsEmpty && _watched.TryRemove(new KeyValuePair<Guid, Watched>(sessionId, watched)))
             {
                 watched.Subscription.Dispose();
@@ -79,9 +94,9 @@ public sealed partial class OpenLinks(NpgsqlDataSource data, PortalEvents events
         }
 
         var aborted = 0;
-        foreach (var connection in watched.Connections.Values)
+        foreach (var abort in watched.Connections.Values)
         {
-            connection.Abort();
+            abort();
             aborted++;
         }
 
@@ -107,6 +122,19 @@ public sealed partial class OpenLinks(NpgsqlDataSource data, PortalEvents events
 
     private sealed record Watched(IDisposable Subscription)
     {
-        public ConcurrentDictionary<string, HubCallerContext> Connections { get; } = new(StringComparer.Ordinal);
+        public ConcurrentDictionary<string, Action> Connections { get; } = new(StringComparer.Ordinal);
+    }
+
+    private sealed class Registration(Action remove) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                remove();
+            }
+        }
     }
 }

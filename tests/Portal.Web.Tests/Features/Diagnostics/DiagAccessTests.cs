@@ -108,6 +108,34 @@ public sealed class DiagAccessTests(DiagLimitsFixture limits) : IClassFixture<Di
     }
 
     [Fact]
+    public async Task OpenEchoSocket_LinkRevoked_TheSocketIsEnded()
+    {
+        var (session, _, url) = await Portal.CreateSessionAsync();
+        var key = await Portal.DiagKeyAsync(url);
+        using var socket = new ClientWebSocket();
+        await socket.ConnectAsync(Ws($"/diag/ws/echo?dk={key}"), CancellationToken.None);
+        (await RoundTripAsync(socket, "before")).ShouldBe("before");
+
+        using var api = Portal.CreateClient();
+        (await api.PostAsync($"/api/v1/sessions/{session}/revoke-link", null)).EnsureSuccessStatusCode();
+
+        // What the link's page already holds open ends too, not only what it opens next.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await Should.ThrowAsync<Exception>(async () =>
+        {
+            while (true)
+            {
+                var received = await socket.ReceiveAsync(new byte[1024], timeout.Token);
+                if (received.MessageType == WebSocketMessageType.Close)
+                {
+                    throw new WebSocketException("closed");
+                }
+            }
+        });
+        timeout.IsCancellationRequested.ShouldBeFalse("the socket stayed open after the link was revoked");
+    }
+
+    [Fact]
     public async Task Downloads_BeyondTheLinksBytesAMinute_429WithRetryAfter_OtherLinksUnaffected()
     {
         var (_, token, url) = await Portal.CreateSessionAsync();
