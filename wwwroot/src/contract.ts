@@ -34,7 +34,7 @@ export interface StepMetricKeys {
   "ws.variants": "variants" | "tried" | "working" | "wsOk" | "wssOk" | "closeCode";
   "ws.idle": "idleSeconds" | "survived" | "diedAfterSeconds" | "closeCode" | "serverLivedSeconds" | "openMs";
   "http.cors": "plainOk" | "credentialedOk";
-  "sse": "events" | "expected" | "firstEventMs" | "maxLagMs" | "bursts" | "reconnectMs";
+  "sse": "events" | "expected" | "firstEventMs" | "maxLagMs" | "bursts" | "heldByPage" | "attempts" | "reconnectMs";
   "longpoll": "cycles" | "heldMs" | "overheadMedianMs" | "overheadMaxMs";
   "signalr.transports": "working" | "webSocketsMs" | "serverSentEventsMs" | "longPollingMs";
   "targets": "targets" | "reachable";

@@ -79,22 +79,56 @@ export function summarize(samples: readonly number[]): Summary {
   };
 }
 
+/** An interval [from, to] of the page's own clock when its main thread ran nothing: events due then arrive together at `to`. */
+export type Stall = readonly [from: number, to: number];
+
 /**
- * How much a stream of events was bunched up on the way: for each event, its delay relative to the first event
- * (arrival offset minus send offset). A buffering proxy holds events back and releases them together, so the
- * largest such lag grows while the gaps between arrivals collapse to near zero.
+ * How much a stream of events was bunched up on the way: each event's delay beyond the fastest event's (arrival
+ * offset minus send offset, so clocks need not agree). A buffering proxy holds events back and releases them
+ * together, so the largest lag grows while the gaps between arrivals collapse to near zero.
+ *
+ * The customer's own page does the same when its main thread is busy: events queue and are handed over together when
+ * it is free again. An event that arrived just as such a stall ended (`stalls`, from watchStalls) is held by the page,
+ * not by the network: it counts in `heldByPage` and in neither the lag nor the bursts.
  */
-export function eventLag(sent: readonly number[], arrived: readonly number[]): { maxLagMs: number | null; bursts: number } {
+export function eventLag(sent: readonly number[], arrived: readonly number[], stalls: readonly Stall[] = []): { maxLagMs: number | null; bursts: number; heldByPage: number } {
   const n = Math.min(sent.length, arrived.length);
-  if (n === 0) return { maxLagMs: null, bursts: 0 };
+  if (n === 0) return { maxLagMs: null, bursts: 0, heldByPage: 0 };
+  // Dispatch after a stall and the watcher's late tick run in either order: a few milliseconds either side.
+  const held = (at: number) => stalls.some(([from, to]) => from < at && at <= to + 25);
+  const kept: number[] = [];
+  for (let i = 0; i < n; i++) if (!held(arrived[i]!)) kept.push(i);
+  if (kept.length === 0) return { maxLagMs: null, bursts: 0, heldByPage: n };
+  const offset = (i: number) => arrived[i]! - sent[i]!;
+  const fastest = Math.min(...kept.map(offset));
   let maxLag = 0;
   let bursts = 0;
-  for (let i = 1; i < n; i++) {
-    const lag = (arrived[i]! - arrived[0]!) - (sent[i]! - sent[0]!);
-    maxLag = Math.max(maxLag, lag);
-    const sentGap = sent[i]! - sent[i - 1]!;
-    const arrivedGap = arrived[i]! - arrived[i - 1]!;
+  kept.forEach((i, k) => {
+    maxLag = Math.max(maxLag, offset(i) - fastest);
+    if (k === 0) return;
+    const previous = kept[k - 1]!;
+    const sentGap = sent[i]! - sent[previous]!;
+    const arrivedGap = arrived[i]! - arrived[previous]!;
     if (sentGap >= 20 && arrivedGap < sentGap / 4) bursts++;
-  }
-  return { maxLagMs: Math.round(maxLag), bursts };
+  });
+  return { maxLagMs: Math.round(maxLag), bursts, heldByPage: n - kept.length };
+}
+
+/**
+ * Watches this page's main thread with a 10 ms timer until the returned function is called, which gives the stalls
+ * (timer late by more than `thresholdMs`) it saw. A hidden tab's timers are throttled by design, so nothing is
+ * recorded while the page is hidden: there a stall cannot be told from throttling.
+ */
+export function watchStalls(thresholdMs = 50): () => Stall[] {
+  const stalls: Stall[] = [];
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    if (now - last > thresholdMs && document.visibilityState === "visible") stalls.push([last, now]);
+    last = now;
+  }, 10);
+  return () => {
+    clearInterval(timer);
+    return stalls;
+  };
 }

@@ -62,7 +62,7 @@ public static class Contract
         new("ws.variants", StepSource.Client, ["variants", "tried", "working", "wsOk", "wssOk", "closeCode"], "WebSockets on the portal's other schemes and ports.", ["variants"]),
         new("ws.idle", StepSource.Client, ["idleSeconds", "survived", "diedAfterSeconds", "closeCode", "serverLivedSeconds", "openMs"], "Whether a quiet WebSocket survives the session's idle period.", ["url", "serverSaw"]),
         new("http.cors", StepSource.Client, ["plainOk", "credentialedOk"], "Plain and credentialed cross-origin requests.", ["origin", "plainError", "credentialedError"]),
-        new("sse", StepSource.Client, ["events", "expected", "firstEventMs", "maxLagMs", "bursts", "reconnectMs"], "Server-Sent Events: delay, bursts and reconnection.", []),
+        new("sse", StepSource.Client, ["events", "expected", "firstEventMs", "maxLagMs", "bursts", "heldByPage", "attempts", "reconnectMs"], "Server-Sent Events: delay, bursts and reconnection.", []),
         new("longpoll", StepSource.Client, ["cycles", "heldMs", "overheadMedianMs", "overheadMaxMs"], "Long polling cycles.", []),
         new("signalr.transports", StepSource.Client, ["working", "webSocketsMs", "serverSentEventsMs", "longPollingMs"], "Which SignalR transports connect.", ["working", "errors", "unsupported"]),
         new("targets", StepSource.Client, ["targets", "reachable"], "The session's own targets, from the browser.", ["rows"]),
