@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using Deque.AxeCore.Playwright;
 using Microsoft.Playwright;
 
@@ -42,6 +43,13 @@ public sealed class LanguageTests() : BrowserTest("languages")
         await arabic.WaitForAsync();
         (await arabic.TextContentAsync())!.ShouldContain("اجتاز اتصالك كل الاختبارات");
         (await console.Locator(".finding-customer").First.TextContentAsync())!.ShouldContain("Your connection passed every test");
+
+        // The API carries the same sentences for an integration (a helpdesk pasting it into the ticket).
+        using var api = Portal.CreateClient();
+        var finding = (await api.GetFromJsonAsync<System.Text.Json.JsonElement>($"/api/v1/sessions/{session}")).GetProperty("findings")[0];
+        finding.GetProperty("code").GetString().ShouldBe("all-clear");
+        finding.GetProperty("forCustomer").GetProperty("en").GetString()!.ShouldStartWith("Your connection passed every test");
+        finding.GetProperty("forCustomer").GetProperty("ar").GetString()!.ShouldStartWith("اجتاز اتصالك كل الاختبارات");
     }
 
     [Fact]

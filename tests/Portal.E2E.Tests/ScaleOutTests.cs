@@ -44,6 +44,17 @@ public sealed class ScaleOutTests() : BrowserTest("scale-a")
         var engineerPortal = customerInstance == "p1" ? second : Portal;
         Stored(await MetricsAsync(customerPortal)).ShouldBeGreaterThan(0);
         Stored(await MetricsAsync(engineerPortal)).ShouldBe(0);
+
+        // Run again from the engineer's instance reaches the page connected to the other one.
+        await engineer.GetByRole(AriaRole.Button, new() { Name = "Run again" }).ClickAsync();
+        await customer.Locator("body[data-runs='2'][data-state=done]").WaitForAsync(new() { Timeout = 20_000 });
+        await engineer.Locator(".run-card").Nth(1).WaitForAsync(new() { Timeout = 5_000 });
+
+        // And through the API of the instance the page is not on.
+        using var api = engineerPortal.CreateClient();
+        using var accepted = await api.PostAsync($"/api/v1/sessions/{session}/run-again", null);
+        accepted.StatusCode.ShouldBe(System.Net.HttpStatusCode.Accepted);
+        await customer.Locator("body[data-runs='3'][data-state=done]").WaitForAsync(new() { Timeout = 20_000 });
     }
 
     [Fact]

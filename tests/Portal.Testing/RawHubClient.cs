@@ -87,15 +87,40 @@ public sealed class RawHubClient : IDisposable
         }
     }
 
+    /// <summary>Waits for the server to invoke <paramref name="target"/> on this client; false when it has not within <paramref name="within"/>.</summary>
+    public async Task<bool> InvokedAsync(string target, TimeSpan within)
+    {
+        var deadline = DateTime.UtcNow + within;
+        try
+        {
+            while (DateTime.UtcNow < deadline)
+            {
+                foreach (var frame in await ReceiveFramesAsync(deadline - DateTime.UtcNow))
+                {
+                    var message = JsonDocument.Parse(frame).RootElement;
+                    if (message.GetProperty("type").GetInt32() == 1 && message.GetProperty("target").GetString() == target)
+                    {
+                        return true;
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        return false;
+    }
+
     /// <summary>Sends a ping, as a client must at least every 30 s to keep an idle connection open.</summary>
     public Task PingAsync() => SendAsync("""{"type":6}""");
 
     private Task SendAsync(string json) =>
         _socket.SendAsync(Encoding.UTF8.GetBytes(json + RecordSeparator), WebSocketMessageType.Text, true, CancellationToken.None);
 
-    private async Task<string[]> ReceiveFramesAsync()
+    private async Task<string[]> ReceiveFramesAsync(TimeSpan? within = null)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var timeout = new CancellationTokenSource(within ?? TimeSpan.FromSeconds(10));
         var count = 0;
         WebSocketReceiveResult received;
         do

@@ -48,9 +48,23 @@ export function outcomeLine(name: string, outcome: StepOutcome, resolution: numb
     return detail.unsupported ? t("out.unsupported", { browser: String(detail.browser ?? "") }) : t("out.skipped");
   }
   if (outcome.status === "error") return t("out.error");
-  if (outcome.status === "fail") return t("out.fail");
+  if (outcome.status === "fail") {
+    // What failed, in plain words, where the customer can tell it to their IT team; the rest the engineer explains.
+    switch (name) {
+      case "ws.echo": return t("fail.ws.echo");
+      case "sse": return t("fail.sse");
+      case "ws.idle": return typeof m.diedAfterSeconds === "number" ? t("fail.ws.idle", { seconds: Math.round(m.diedAfterSeconds) }) : t("out.fail");
+      default: return t("out.fail");
+    }
+  }
   if (outcome.status === "warn") {
-    return name === "env" && typeof m.clockSkewMs === "number" ? t("warn.env", { seconds: Math.round(Math.abs(m.clockSkewMs) / 1000) }) : t("out.warn");
+    switch (name) {
+      case "env": return typeof m.clockSkewMs === "number" ? t("warn.env", { seconds: Math.round(Math.abs(m.clockSkewMs) / 1000) }) : t("out.warn");
+      case "ws.messages": return t("warn.ws.messages");
+      case "sse": return typeof m.bursts === "number" && (m.bursts >= 3 || (m.maxLagMs ?? 0) > 500) ? t("warn.sse") : t("out.warn");
+      case "http.upload": return typeof m.bodyLimitRefusedBytes === "number" ? t("warn.http.upload") : t("out.warn");
+      default: return t("out.warn");
+    }
   }
   switch (name) {
     case "env": return t("pass.env");

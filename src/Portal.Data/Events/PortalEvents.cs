@@ -33,6 +33,9 @@ public static class PortalEventKinds
     /// <summary>The session itself changed: closed, reopened, link revoked or renewed, shared.</summary>
     public const string SessionChanged = "session";
 
+    /// <summary>An engineer asked the customer's open page to run the test again (on whichever instance it is connected to).</summary>
+    public const string RunRequested = "run-again";
+
     /// <summary>A portal-wide setting changed (sent with an empty session id).</summary>
     public const string SettingsChanged = "settings";
 

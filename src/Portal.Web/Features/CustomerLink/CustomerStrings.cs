@@ -37,6 +37,23 @@ public static partial class CustomerStrings
     /// <summary>Every string of a language, English where it has none.</summary>
     public static IReadOnlyDictionary<string, string> For(string code) => Merged.TryGetValue(code, out var strings) ? strings : Merged[Default];
 
+    /// <summary>
+    /// What the page's script needs of a language, as JSON for the page (null for English, the kit's own words): the
+    /// strings without the ones only the server uses (finding sentences for the engineer, the broken-link page), and
+    /// the language's own characters unescaped, since every byte counts against the page's weight budget.
+    /// </summary>
+    public static string? PageJson(string code) => code == Default ? null : PageJsons.GetValueOrDefault(code);
+
+    /// <summary>Key prefixes (declared before <see cref="PageJsons"/>, which reads them as it starts) the page's script never asks for.</summary>
+    private static readonly string[] ServerOnly = ["finding.", "problem."];
+
+    private static readonly FrozenDictionary<string, string> PageJsons = Supported.ToFrozenDictionary(
+        code => code,
+        code => JsonSerializer.Serialize(
+            For(code).Where(kv => !ServerOnly.Any(prefix => kv.Key.StartsWith(prefix, StringComparison.Ordinal))).ToDictionary(),
+            new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.Create(System.Text.Unicode.UnicodeRanges.All) }),
+        StringComparer.Ordinal);
+
     /// <summary>The language's own strings only, as its file has them (for the tests of completeness).</summary>
     public static IReadOnlyDictionary<string, string> OwnStrings(string code) => Own[code];
 

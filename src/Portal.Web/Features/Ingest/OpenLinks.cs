@@ -9,9 +9,10 @@ namespace Portal.Web.Features.Ingest;
 /// Keeps an open customer connection honest about its link. A hub connection was authenticated once, when it opened;
 /// revoking the link, closing the session or the link's expiry must reach it too. Every invocation asks
 /// <see cref="IsOpenAsync"/> (the answer is cached for at most <see cref="CacheFor"/>), and a revocation or a closing
-/// — announced through the event bus, so on every instance — aborts the session's open connections at once.
+/// — announced through the event bus, so on every instance — aborts the session's open connections at once. An
+/// engineer's <b>Run again</b> travels the same way, to the instance the customer's page is connected to.
 /// </summary>
-public sealed partial class OpenLinks(NpgsqlDataSource data, PortalEvents events, TimeProvider time, ILogger<OpenLinks> logger)
+public sealed partial class OpenLinks(NpgsqlDataSource data, PortalEvents events, IHubContext<RunHub, IRunClient> hub, TimeProvider time, ILogger<OpenLinks> logger)
 {
     /// <summary>How long a link's state is trusted without asking the database again.</summary>
     public static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(1);
@@ -105,6 +106,13 @@ public sealed partial class OpenLinks(NpgsqlDataSource data, PortalEvents events
 
     private async Task ChangedAsync(Guid sessionId, PortalEvent change)
     {
+        if (change.Kind == PortalEventKinds.RunRequested)
+        {
+            // An engineer's Run again (SessionService.RequestRunAsync), from whichever instance: this instance's pages hear it here.
+            await hub.Clients.Group(RunHub.Group(sessionId)).RunAgain();
+            return;
+        }
+
         if (change.Kind is not (PortalEventKinds.SessionChanged or PortalEventKinds.Resync))
         {
             return;

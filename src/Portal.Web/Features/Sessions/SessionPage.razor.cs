@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Components;
-using Microsoft.AspNetCore.SignalR;
 using Portal.Core.Results;
 using Portal.Data.Events;
 using Portal.Web.Features.CustomerLink;
@@ -65,9 +64,6 @@ public partial class SessionPage
 
     [Inject]
     private NavigationManager Navigation { get; set; } = default!;
-
-    [Inject]
-    private IHubContext<RunHub, IRunClient> RunHub { get; set; } = default!;
 
     [Inject]
     private ResultReception Reception { get; set; } = default!;
@@ -338,8 +334,12 @@ public partial class SessionPage
 
     private async Task RunAgainAsync()
     {
-        await RunHub.Clients.Group(Ingest.RunHub.Group(Id)).RunAgain();
-        _notice = "Asked the customer's page to run the test again. A new run appears here when it starts.";
+        _notice = await Sessions.RequestRunAsync(Id, _disposed.Token) switch
+        {
+            RunRequest.Sent => "Asked the customer's page to run the test again. A new run appears here when it starts.",
+            RunRequest.LinkClosed => "The customer's link no longer takes runs (the session is closed or the link revoked or expired). Reopen the session or send a new link.",
+            _ => "This session no longer exists.",
+        };
     }
 
     private bool IsProbeRun(RunDetail run) => _session!.IsProbeRun(run);
@@ -468,10 +468,6 @@ public partial class SessionPage
     }
 
     /// <summary>The language the run's customer read the page in (its env result), else the session's choice.</summary>
-    private string? CustomerLanguageOf(RunDetail run) =>
-        _session?.Results.LastOrDefault(r => r.RunId == run.Id && r.Step == "env") is { Detail.ValueKind: System.Text.Json.JsonValueKind.Object } env
-            && env.Detail.TryGetProperty("pageLanguage", out var code) && code.ValueKind == System.Text.Json.JsonValueKind.String
-            ? code.GetString()
-            : _session?.Language;
+    private string? CustomerLanguageOf(RunDetail run) => _session?.CustomerLanguageOf(run.Id);
 
 }

@@ -261,6 +261,30 @@ public sealed class SessionService(IDbContextFactory<PortalDbContext> contexts, 
         return changed > 0;
     }
 
+    /// <summary>
+    /// Asks the session's open customer pages to run the test again (<b>Run again</b>, from the console or the API). The
+    /// request travels the event bus, so it reaches a page on whichever instance its hub connection is
+    /// (<see cref="Ingest.OpenLinks"/> hands it to that instance's pages).
+    /// </summary>
+    public async Task<RunRequest> RequestRunAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var now = time.GetUtcNow();
+        var state = await db.Sessions.AsNoTracking().Where(s => s.Id == id).Select(s => new { s.Status, s.ExpiresAt }).FirstOrDefaultAsync(cancellationToken);
+        if (state is null)
+        {
+            return RunRequest.NoSession;
+        }
+
+        if (state.Status != SessionStatus.Open || state.ExpiresAt <= now)
+        {
+            return RunRequest.LinkClosed;
+        }
+
+        await NotifyAsync(db, id, cancellationToken, PortalEventKinds.RunRequested);
+        return RunRequest.Sent;
+    }
+
     /// <summary>The people who can own sessions, for the list's engineer filter.</summary>
     public async Task<IReadOnlyList<Person>> PeopleAsync(CancellationToken cancellationToken)
     {
@@ -317,6 +341,19 @@ public sealed class SessionService(IDbContextFactory<PortalDbContext> contexts, 
     private static string Shorten(string? text) => text is null ? "null" : text.Length <= 60 ? text : text[..60] + "…";
 }
 
+/// <summary>What became of a request to run the test again (<see cref="SessionService.RequestRunAsync"/>).</summary>
+public enum RunRequest
+{
+    /// <summary>Sent to every open page of the session, on every instance.</summary>
+    Sent,
+
+    /// <summary>No session has this id.</summary>
+    NoSession,
+
+    /// <summary>The session is closed or its link revoked or expired: its page takes no more runs.</summary>
+    LinkClosed,
+}
+
 /// <summary>A session as the API and the console show it.</summary>
 public sealed record SessionDetail(
     Guid Id,
@@ -333,12 +370,27 @@ public sealed record SessionDetail(
     IReadOnlyList<FindingDetail> Findings,
     string? Language = null)
 {
-    public static SessionDetail From(DiagnosticSession s, IEnumerable<Run> runs, IEnumerable<StoredResult> results, IEnumerable<StoredFinding> findings) => new(
-        s.Id, s.CustomerName, s.TicketRef, s.Status, s.CreatedAt, s.ExpiresAt, s.LinkRevokedAt, s.IdleSeconds, s.Targets,
-        [.. runs.Select(r => new RunDetail(r.Id, r.Status, r.StartedAt, r.CompletedAt, r.UserAgent, r.Verdict))],
-        [.. results.Select(ResultDetail.From)],
-        Order(findings),
-        s.Language);
+    public static SessionDetail From(DiagnosticSession s, IEnumerable<Run> runs, IEnumerable<StoredResult> results, IEnumerable<StoredFinding> findings)
+    {
+        var detail = new SessionDetail(
+            s.Id, s.CustomerName, s.TicketRef, s.Status, s.CreatedAt, s.ExpiresAt, s.LinkRevokedAt, s.IdleSeconds, s.Targets,
+            [.. runs.Select(r => new RunDetail(r.Id, r.Status, r.StartedAt, r.CompletedAt, r.UserAgent, r.Verdict))],
+            [.. results.Select(ResultDetail.From)],
+            Order(findings),
+            s.Language);
+        // Each finding's sentence for the customer, in the language that customer's page used for the run.
+        return detail with { Findings = [.. detail.Findings.Select(f => f with { ForCustomer = f.CustomerSentences(detail.CustomerLanguageOf(f.RunId)) })] };
+    }
+
+    /// <summary>
+    /// The language the customer's page was shown in for a run (its env result's <c>pageLanguage</c>), else the
+    /// engineer's choice for the session; null when neither is known.
+    /// </summary>
+    public string? CustomerLanguageOf(Guid runId) =>
+        Results.LastOrDefault(r => r.RunId == runId && r.Step == "env") is { Detail.ValueKind: JsonValueKind.Object } env
+            && env.Detail.TryGetProperty("pageLanguage", out var code) && code.ValueKind == JsonValueKind.String
+            ? code.GetString()
+            : Language;
 
     /// <summary>Findings as the console and the API list them: most serious first, then by code.</summary>
     public static List<FindingDetail> Order(IEnumerable<StoredFinding> findings) =>
@@ -378,6 +430,30 @@ public sealed record FindingDetail(Guid RunId, string Code, string Severity, str
 {
     /// <summary><c>portal</c> for a finding about the portal's own deployment (shown apart), <c>customer</c> otherwise.</summary>
     public string About => Portal.Core.Diagnosis.FindingCodes.IsAboutPortal(Code) ? "portal" : "customer";
+
+    /// <summary>
+    /// The sentence an engineer reads out or pastes to the customer, by language: English, and beside it the language
+    /// the customer's page used; null for a finding that is not the customer's to act on.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? ForCustomer { get; init; }
+
+    /// <summary>The customer's sentences for this finding in English and <paramref name="language"/> (<see cref="ForCustomer"/>).</summary>
+    public IReadOnlyDictionary<string, string>? CustomerSentences(string? language)
+    {
+        var english = CustomerLink.CustomerStrings.FindingSentence(CustomerLink.CustomerStrings.Default, Code, Evidence);
+        if (english is null)
+        {
+            return null;
+        }
+
+        var sentences = new Dictionary<string, string>(StringComparer.Ordinal) { [CustomerLink.CustomerStrings.Default] = english };
+        if (language is not null && language != CustomerLink.CustomerStrings.Default && CustomerLink.CustomerStrings.FindingSentence(language, Code, Evidence) is { } translated)
+        {
+            sentences[language] = translated;
+        }
+
+        return sentences;
+    }
 
     public static FindingDetail From(StoredFinding f) => new(f.RunId, f.Code, f.Severity, f.Summary, ResultDetail.Parse(f.Evidence), f.Recommendation);
 }

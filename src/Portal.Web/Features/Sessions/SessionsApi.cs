@@ -24,6 +24,7 @@ public static class SessionsApi
         api.MapPost("/{id:guid}/close", (Guid id, SessionService sessions, CancellationToken ct) => ChangeAsync(sessions.SetClosedAsync(id, true, ct)));
         api.MapPost("/{id:guid}/reopen", (Guid id, SessionService sessions, CancellationToken ct) => ChangeAsync(sessions.SetClosedAsync(id, false, ct)));
         api.MapPost("/{id:guid}/revoke-link", (Guid id, SessionService sessions, CancellationToken ct) => ChangeAsync(sessions.RevokeLinkAsync(id, ct)));
+        api.MapPost("/{id:guid}/run-again", RunAgainAsync);
         api.MapGet("/{id:guid}/notes", (Guid id, Collaboration collaboration, CancellationToken ct) => collaboration.NotesAsync(id, ct));
         api.MapPost("/{id:guid}/notes", AddNoteAsync);
         return endpoints;
@@ -50,6 +51,15 @@ public static class SessionsApi
 
     private static async Task<Results<NoContent, NotFound<Microsoft.AspNetCore.Mvc.ProblemDetails>>> ChangeAsync(Task<bool> change) =>
         await change ? TypedResults.NoContent() : TypedResults.NotFound(new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = 404, Title = "No session has this id." });
+
+    /// <summary>Asks the customer's open page to run the test again, on whichever instance it is connected to.</summary>
+    private static async Task<Results<Accepted, ProblemHttpResult>> RunAgainAsync(Guid id, SessionService sessions, CancellationToken cancellationToken) =>
+        await sessions.RequestRunAsync(id, cancellationToken) switch
+        {
+            RunRequest.Sent => TypedResults.Accepted((string?)null),
+            RunRequest.LinkClosed => TypedResults.Problem(title: "The link takes no more runs.", detail: "The session is closed or its link revoked or expired: reopen the session or send a new link.", statusCode: StatusCodes.Status409Conflict),
+            _ => TypedResults.Problem(title: "No session has this id.", statusCode: StatusCodes.Status404NotFound),
+        };
 
     private static async Task<Results<NoContent, ProblemHttpResult>> AddNoteAsync(Guid id, HttpContext context, Collaboration collaboration, CancellationToken cancellationToken)
     {

@@ -157,7 +157,7 @@ public class AdminApiTests(PortalFixture fixture) : IClassFixture<PortalFixture>
             "POST /api/v1/sessions", "GET /api/v1/sessions", "GET /api/v1/sessions/{id}", "GET /api/v1/sessions/{id}/report",
             "POST /api/v1/sessions/{id}/probes", "GET /api/v1/sessions/{id}/share-links", "POST /api/v1/sessions/{id}/share-links",
             "DELETE /api/v1/sessions/{id}/share-links/{linkId}", "GET /api/v1/sessions/{id}/notes", "POST /api/v1/sessions/{id}/notes",
-            "POST /api/v1/sessions/{id}/close", "POST /api/v1/sessions/{id}/reopen", "POST /api/v1/sessions/{id}/revoke-link",
+            "POST /api/v1/sessions/{id}/close", "POST /api/v1/sessions/{id}/reopen", "POST /api/v1/sessions/{id}/revoke-link", "POST /api/v1/sessions/{id}/run-again",
             "GET /api/v1/admin/users", "POST /api/v1/admin/users", "POST /api/v1/admin/users/{id}/disable", "POST /api/v1/admin/users/{id}/enable",
             "PUT /api/v1/admin/users/{id}/role", "GET /api/v1/admin/api-keys", "POST /api/v1/admin/api-keys", "DELETE /api/v1/admin/api-keys/{id}",
             "GET /api/v1/admin/settings", "PUT /api/v1/admin/settings", "POST /api/v1/admin/retention/sweep",

@@ -131,6 +131,39 @@ public sealed partial class CustomerLanguageTests(PortalFixture fixture) : IClas
         (await refused.Content.ReadAsStringAsync()).ShouldContain("language");
     }
 
+    [Fact]
+    public async Task LinkThatDoesNotWork_ToldInTheCustomersLanguage_TheSessionsLanguageForAnExpiredOne()
+    {
+        using var client = fixture.Portal.CreateClient(withApiKey: false);
+        using var unknown = new HttpRequestMessage(HttpMethod.Get, $"/t/{Portal.Core.Sessions.CapabilityToken.Create()}");
+        unknown.Headers.TryAddWithoutValidation("Accept-Language", "ar-EG,ar;q=0.9");
+        using var notFound = await client.SendAsync(unknown);
+        notFound.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+        var html = await notFound.Content.ReadAsStringAsync();
+        html.ShouldContain("<html lang=\"ar\" dir=\"rtl\">");
+        html.ShouldContain(CustomerStrings.Text("ar", "problem.notFound.title"));
+        html.ShouldContain(CustomerStrings.Text("ar", "problem.next"));
+        html.ShouldNotContain("Ask your support engineer");
+
+        // An expired link still knows its session: the engineer's language for it wins over the browser's.
+        using var api = fixture.Portal.CreateClient();
+        using var created = await api.PostAsJsonAsync("/api/v1/sessions", new { customerName = "Anja", language = "pl" });
+        var body = await created.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+        await using (var command = fixture.Database.CreateCommand("UPDATE sessions SET expires_at = now() - interval '1 minute' WHERE id = $1"))
+        {
+            command.Parameters.Add(new() { Value = body.GetProperty("id").GetGuid() });
+            (await command.ExecuteNonQueryAsync()).ShouldBe(1);
+        }
+
+        using var expired = new HttpRequestMessage(HttpMethod.Get, new Uri(body.GetProperty("customerUrl").GetString()!).PathAndQuery);
+        expired.Headers.TryAddWithoutValidation("Accept-Language", "de-DE");
+        using var gone = await client.SendAsync(expired);
+        gone.StatusCode.ShouldBe(HttpStatusCode.Gone);
+        var page = await gone.Content.ReadAsStringAsync();
+        page.ShouldContain("<html lang=\"pl\" dir=\"ltr\">");
+        page.ShouldContain(CustomerStrings.Text("pl", "problem.expired.body"));
+    }
+
     [Theory]
     [InlineData("en")]
     [InlineData("ar")]

@@ -44,6 +44,34 @@ public class OpenLinkTests(PortalFixture fixture) : IClassFixture<PortalFixture>
     }
 
     [Fact]
+    public async Task RunAgain_ThroughTheApiOfAnotherInstance_ReachesTheOpenPage_ClosedIs409_UnknownIs404()
+    {
+        await using var other = await PortalProcess.StartAsync("open-link-c", connectionString: _fixture.Portal.ConnectionString);
+        var (session, token, _) = await _fixture.CreateSessionAsync();
+        using var hub = await ConnectAsync(other, token);
+        (await hub.InvokeAsync("Ping")).TryGetProperty("result", out _).ShouldBeTrue();
+        using var api = _fixture.Portal.CreateClient();
+
+        using (var accepted = await api.PostAsync($"/api/v1/sessions/{session}/run-again", null))
+        {
+            accepted.StatusCode.ShouldBe(System.Net.HttpStatusCode.Accepted);
+        }
+
+        (await hub.InvokedAsync("RunAgain", TimeSpan.FromSeconds(10))).ShouldBeTrue("the page on the other instance was not asked to run again");
+
+        using (var unknown = await api.PostAsync($"/api/v1/sessions/{Guid.NewGuid()}/run-again", null))
+        {
+            unknown.StatusCode.ShouldBe(System.Net.HttpStatusCode.NotFound);
+            (await unknown.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("title").GetString().ShouldBe("No session has this id.");
+        }
+
+        (await api.PostAsync($"/api/v1/sessions/{session}/close", null)).EnsureSuccessStatusCode();
+        using var closed = await api.PostAsync($"/api/v1/sessions/{session}/run-again", null);
+        closed.StatusCode.ShouldBe(System.Net.HttpStatusCode.Conflict);
+        (await closed.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString()!.ShouldContain("reopen the session");
+    }
+
+    [Fact]
     public async Task ExpiredWithoutAnyAnnouncement_NextInvocationRefusedAndRecorded()
     {
         var (session, token, _) = await _fixture.CreateSessionAsync();
