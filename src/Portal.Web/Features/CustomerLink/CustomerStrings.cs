@@ -31,6 +31,15 @@ public static partial class CustomerStrings
     /// <summary>Whether the page speaks the language (a bare code such as <c>de</c>).</summary>
     public static bool IsSupported(string? code) => code is not null && Own.ContainsKey(code);
 
+    /// <summary>
+    /// Sentences written one after another as the language does: with a space, or none in Japanese and Chinese (whose
+    /// full stop closes the sentence); missing ones left out.
+    /// </summary>
+    public static string Sentences(string code, params string?[] sentences) =>
+        string.Join(NoSpaceBetweenSentences.Contains(code) ? "" : " ", sentences.Where(s => !string.IsNullOrEmpty(s)));
+
+    private static readonly FrozenSet<string> NoSpaceBetweenSentences = FrozenSet.Create(StringComparer.Ordinal, "ja", "zh");
+
     /// <summary>The page's text direction for a language.</summary>
     public static string Direction(string code) => RightToLeft.Contains(code) ? "rtl" : "ltr";
 

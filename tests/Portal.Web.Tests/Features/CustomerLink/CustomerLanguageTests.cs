@@ -131,6 +131,19 @@ public sealed partial class CustomerLanguageTests(PortalFixture fixture) : IClas
         (await refused.Content.ReadAsStringAsync()).ShouldContain("language");
     }
 
+    [Theory]
+    [InlineData("en", "<p class=\"lead\">For Mia. Ticket T-7. Your support engineer")]
+    [InlineData("de", "<p class=\"lead\">Für Mia. Ticket T-7. Ihr Support-Team")]
+    [InlineData("ja", "<p class=\"lead\">Mia 様、チケット T-7。サポート担当者")]
+    public async Task Lead_WhoItIsForTheTicketAndWhatItDoes_WrittenAsTheLanguageWritesSentences(string language, string expected)
+    {
+        using var api = fixture.Portal.CreateClient();
+        using var created = await api.PostAsJsonAsync("/api/v1/sessions", new { customerName = "Mia", ticketRef = "T-7", language });
+        var url = new Uri((await created.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("customerUrl").GetString()!);
+
+        (await PageAsync(url.PathAndQuery, "en")).ShouldContain(expected);
+    }
+
     [Fact]
     public async Task LinkThatDoesNotWork_ToldInTheCustomersLanguage_TheSessionsLanguageForAnExpiredOne()
     {
