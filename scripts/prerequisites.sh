@@ -11,6 +11,8 @@ have_postgres() { command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/
 have_postgres || missing+=(postgresql)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# The portal's own TURN server (calls and video: UDP, loss and jitter through TURN), when none is configured.
+[ -x /usr/bin/turnserver ] || missing+=(coturn)
 if [ "$want_browser" = 1 ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -x /usr/sbin/nginx ] || missing+=(nginx)
@@ -23,6 +25,8 @@ if [ "$want_browser" = 1 ]; then
   # The referee of the TLS probe (scenario 17: the portal must agree with it).
   [ -x /usr/bin/testssl ] || missing+=(testssl.sh)
   command -v tc >/dev/null 2>&1 || missing+=(iproute2)
+  # Packet loss and blocked UDP on the lab's TURN path (this kernel has no netem).
+  command -v nft >/dev/null 2>&1 || missing+=(nftables)
   # The customer's other browser engines: Firefox ESR, and WebKitGTK (MiniBrowser, its WebDriver, and an X server).
   [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
   [ -x /usr/bin/WebKitWebDriver ] || missing+=(webkit2gtk-driver)

@@ -14,6 +14,7 @@ using Portal.Web.Features.Ingest;
 using Portal.Web.Features.Operations;
 using Portal.Web.Features.Probes;
 using Portal.Web.Features.Sessions;
+using Portal.Web.Features.Turn;
 using Radzen;
 
 // `Portal.Web --health-check`: the container's own health probe (the runtime image has no curl).
@@ -75,6 +76,7 @@ builder.Services.AddReports();
 builder.Services.AddPortalOpenApi();
 builder.Services.AddSingleton<EchoRegistry>().AddSingleton<DiagKeys>().AddSingleton<DiagBudget>();
 builder.Services.AddOperations();
+builder.Services.AddTurn(builder.Configuration);
 
 var app = builder.Build();
 
@@ -120,6 +122,7 @@ app.MapCustomerLink();
 app.MapIngest();
 app.MapEcho();
 app.MapProbeEndpoints();
+app.MapTurn();
 app.MapSessionsApi();
 app.MapProbesApi();
 app.MapReports();

@@ -70,6 +70,9 @@ public sealed partial class PortalProcess : IAsyncDisposable
         info.Environment["Portal__Bootstrap__AdminEmail"] = AdminEmail;
         info.Environment["Portal__Bootstrap__AdminPassword"] = AdminPassword;
         info.Environment["Portal__Bootstrap__ApiKey"] = ApiKey;
+        // Parallel test portals cannot all have their own TURN server on the one default port: a test that measures
+        // through TURN turns it on with a port of its own (Portal__Turn__Embedded, Portal__Turn__Port).
+        info.Environment["Portal__Turn__Embedded"] = "false";
         info.Environment["Logging__Console__FormatterName"] = "simple";
         info.Environment["Logging__LogLevel__Default"] = "Information";
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())

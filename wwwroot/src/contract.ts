@@ -16,6 +16,7 @@ export const Steps = {
   sse: "sse",
   longpoll: "longpoll",
   signalrTransports: "signalr.transports",
+  webrtcTurn: "webrtc.turn",
   targets: "targets",
 } as const;
 
@@ -37,6 +38,7 @@ export interface StepMetricKeys {
   "sse": "events" | "expected" | "firstEventMs" | "maxLagMs" | "bursts" | "heldByPage" | "attempts" | "reconnectMs";
   "longpoll": "cycles" | "heldMs" | "overheadMedianMs" | "overheadMaxMs";
   "signalr.transports": "working" | "webSocketsMs" | "serverSentEventsMs" | "longPollingMs";
+  "webrtc.turn": "tried" | "reachable" | "lossPercent" | "udpReachable" | "udpRttMs" | "udpJitterMs" | "udpLossPercent" | "udpPackets" | "tcpReachable" | "tcpRttMs" | "tcpJitterMs" | "tcpLossPercent" | "tcpPackets" | "tlsReachable" | "tlsRttMs" | "tlsJitterMs" | "tlsLossPercent" | "tlsPackets";
   "targets": "targets" | "reachable";
 }
 
@@ -55,6 +57,7 @@ export interface StepDetailKeys {
   "sse": never;
   "longpoll": never;
   "signalr.transports": "working" | "errors" | "unsupported";
+  "webrtc.turn": "transports" | "reason";
   "targets": "rows";
 }
 

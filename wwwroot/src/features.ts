@@ -5,6 +5,7 @@
 export const Features = {
   webSocket: { name: "WebSocket", present: () => typeof globalThis.WebSocket === "function" },
   eventSource: { name: "EventSource (Server-Sent Events)", present: () => typeof globalThis.EventSource === "function" },
+  rtcPeerConnection: { name: "WebRTC (RTCPeerConnection)", present: () => typeof globalThis.RTCPeerConnection === "function" },
   blob: { name: "Blob uploads", present: () => typeof globalThis.Blob === "function" && typeof Blob.prototype.slice === "function" },
 } as const;
 

@@ -54,6 +54,7 @@ export function outcomeLine(name: string, outcome: StepOutcome, resolution: numb
       case "ws.echo": return t("fail.ws.echo");
       case "sse": return t("fail.sse");
       case "ws.idle": return typeof m.diedAfterSeconds === "number" ? t("fail.ws.idle", { seconds: Math.round(m.diedAfterSeconds) }) : t("out.fail");
+      case "webrtc.turn": return t("fail.webrtc.turn");
       default: return t("out.fail");
     }
   }
@@ -63,6 +64,9 @@ export function outcomeLine(name: string, outcome: StepOutcome, resolution: numb
       case "ws.messages": return t("warn.ws.messages");
       case "sse": return typeof m.bursts === "number" && (m.bursts >= 3 || (m.maxLagMs ?? 0) > 500) ? t("warn.sse") : t("out.warn");
       case "http.upload": return typeof m.bodyLimitRefusedBytes === "number" ? t("warn.http.upload") : t("out.warn");
+      case "webrtc.turn":
+        if (m.udpReachable === 0 && (m.reachable ?? 0) > 0) return t("warn.webrtc.udp");
+        return typeof m.lossPercent === "number" && m.lossPercent >= 1 ? t("warn.webrtc.loss", { loss: m.lossPercent }) : t("out.warn");
       default: return t("out.warn");
     }
   }
@@ -73,6 +77,7 @@ export function outcomeLine(name: string, outcome: StepOutcome, resolution: numb
     case "sse": return t("pass.sse", { ms: ms(m.firstEventMs, resolution) });
     case "http.download": return t("pass.http.download", { mbps: m.mbps ?? 0 });
     case "http.upload": return t("pass.http.upload", { mbps: m.mbps ?? 0 });
+    case "webrtc.turn": return t("pass.webrtc.turn", { loss: m.lossPercent ?? 0 });
     case "targets": return t("pass.targets", { count: m.targets ?? 0 });
     case "ws.idle": return t("pass.ws.idle", { seconds: m.idleSeconds ?? 0 });
     default: return t("out.pass");

@@ -12,6 +12,7 @@ import { signalrStep } from "./steps/signalr";
 import { sseStep } from "./steps/sse";
 import { targetsStep } from "./steps/targets";
 import { closeStep, echoStep, idleStep, messagesStep, variantsStep } from "./steps/websocket";
+import { turnStep } from "./steps/webrtc";
 
 function el<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -20,7 +21,7 @@ function el<T extends HTMLElement>(id: string): T {
 }
 
 /** The battery, in the order the customer sees it: quick answers first, the long idle wait last. */
-export function battery(token: string, idleSeconds: number, targets: readonly string[], alternateOrigin: string | null, wsVariants: readonly string[] = [], originsSkipped: string | null = null): Step[] {
+export function battery(token: string, idleSeconds: number, targets: readonly string[], alternateOrigin: string | null, wsVariants: readonly string[] = [], originsSkipped: string | null = null, turnScript: string | null = null): Step[] {
   return [
     environmentStep,
     pingStep,
@@ -34,6 +35,7 @@ export function battery(token: string, idleSeconds: number, targets: readonly st
     signalrStep(token),
     downloadStep,
     uploadStep,
+    turnStep(turnScript),
     targetsStep(targets),
     idleStep(idleSeconds),
   ];
@@ -48,7 +50,7 @@ function main(): void {
   const targets = JSON.parse(body.dataset.targets ?? "[]") as string[];
   const only = new URLSearchParams(location.search).get("steps")?.split(",");
   const wsVariants = JSON.parse(body.dataset.wsVariants ?? "[]") as string[];
-  const steps = battery(token, idleSeconds, targets, body.dataset.altOrigin || null, wsVariants, body.dataset.originsSkipped || null).filter((s) => !only || only.includes(s.name));
+  const steps = battery(token, idleSeconds, targets, body.dataset.altOrigin || null, wsVariants, body.dataset.originsSkipped || null, body.dataset.turnScript || null).filter((s) => !only || only.includes(s.name));
   const button = el<HTMLButtonElement>("run");
   const progress = el<HTMLProgressElement>("progress");
   const current = el<HTMLElement>("current");

@@ -22,6 +22,12 @@ public static class Diagnoser
     /// <summary>Loss above this percentage makes a network slow.</summary>
     public const double SlowLossPercent = 2;
 
+    /// <summary>
+    /// Loss through TURN at or above this is a finding of its own: around 1 % a video call's picture starts to break
+    /// up and a voice call's concealment becomes audible (ITU-T G.1050/G.107 put the knee of the quality curves near it).
+    /// </summary>
+    public const double PacketLossPercent = 1;
+
     /// <summary>Throughput below this makes a network slow.</summary>
     public const double SlowMbps = 1;
 
@@ -33,6 +39,7 @@ public static class Diagnoser
         WebSocketBlocked, WebSocketKilledAfterOpen, IdleTimeout, ProxyDetected, TlsInterceptionSuspected, UpgradeHeadersStripped,
         SniRequired, TlsHandshakeStalled, CertificateProblem, SseBuffered, LargeMessageDropped, CorsCredentialsBlocked, ClockSkew,
         SlowNetwork, PortalDeployment, PortalRefused, RequestBodyLimited, ProxyErrorPage, TlsObsolete, TlsLegacyOffered,
+        UdpBlocked, TurnUnreachable, PacketLoss,
     ];
 
     /// <summary>
@@ -438,6 +445,64 @@ public static class Diagnoser
             [Cite(env, ("clockSkewMs", skew), ("uncertaintyMs", env.Number("clockUncertaintyMs")))],
             "Turn on automatic time (NTP) on the customer's device, or point it at the company's time server.");
     }
+
+    private static readonly string[] TurnTransports = ["udp", "tcp", "tls"];
+
+    private static Finding? UdpBlocked(IReadOnlyList<Observation> results)
+    {
+        var turn = Latest(results, "webrtc.turn");
+        if (turn?.Number("udpReachable") != 0 || !TurnTransports.Any(t => t != "udp" && turn.Number($"{t}Reachable") == 1))
+        {
+            return null;
+        }
+
+        var working = TurnTransports.Where(t => turn.Number($"{t}Reachable") == 1).Select(t => t.ToUpperInvariant()).ToList();
+        return new Finding(
+            FindingCodes.UdpBlocked, Severity.Warning,
+            $"UDP does not get through from the customer's network: the TURN server answered over {Say.List(working)} but not over UDP ({TurnError(turn, "udp")}). Calls and video will relay over TCP, with more delay and stutter under loss.",
+            [Cite(turn, ("udpReachable", 0), ("working", string.Join(", ", working)), ("udpError", TurnError(turn, "udp")))],
+            "Allow outbound UDP to the TURN server's port (3478, and its relay ports 49152–65535) on the customer's firewall. If no customer reaches it over UDP, check that the TURN server listens on UDP.");
+    }
+
+    private static Finding? TurnUnreachable(IReadOnlyList<Observation> results)
+    {
+        var turn = Latest(results, "webrtc.turn");
+        if (turn is null || turn.Number("tried") is not > 0 || turn.Number("reachable") != 0)
+        {
+            return null;
+        }
+
+        var tried = TurnTransports.Where(t => turn.Number($"{t}Reachable") is not null).ToList();
+        return new Finding(
+            FindingCodes.TurnUnreachable, Severity.Warning,
+            $"The customer's browser could not reach the TURN server over {Say.List(tried.Select(t => t.ToUpperInvariant()))} ({string.Join("; ", tried.Select(t => $"{t}: {TurnError(turn, t)}"))}). Calls and video that need a relay will not connect from this network.",
+            [Cite(turn, ("tried", string.Join(", ", tried)), ("errors", string.Join("; ", tried.Select(t => TurnError(turn, t)))))],
+            "Allow outbound connections to the TURN server (UDP and TCP 3478, TLS 443) on the customer's firewall or proxy. If other customers cannot reach it either, the TURN server itself is down or not reachable from the internet.");
+    }
+
+    private static Finding? PacketLoss(IReadOnlyList<Observation> results)
+    {
+        var turn = Latest(results, "webrtc.turn");
+        if (turn?.Number("lossPercent") is not { } loss || loss < PacketLossPercent)
+        {
+            return null;
+        }
+
+        var over = TurnTransports.FirstOrDefault(t => turn.Number($"{t}LossPercent") == loss) ?? "udp";
+        var packets = turn.Number($"{over}Packets");
+        return new Finding(
+            FindingCodes.PacketLoss, loss >= 5 ? Severity.Critical : Severity.Warning,
+            $"{Say.N(loss)} % of the packets sent through the TURN server over {over.ToUpperInvariant()} were lost{(packets is { } n ? $" ({Say.N(Math.Round(n * loss / 100))} of {Say.N(n)})" : "")}: calls and video will stutter{(loss >= 5 ? " and may drop" : "")}.",
+            [Cite(turn, ("lossPercent", loss), ("transport", over), ("packets", packets))],
+            "Loss is usually on the customer's last mile: Wi-Fi interference or range, an overloaded uplink, or a faulty cable. Try a wired connection or another network; if the loss stays, the customer's ISP or IT team should look at the line.");
+    }
+
+    /// <summary>The error the browser reported for one TURN transport (its ICE errors), or "no answer".</summary>
+    private static string TurnError(Observation turn, string transport) =>
+        turn.Detail.ValueKind == System.Text.Json.JsonValueKind.Object && turn.Detail.TryGetProperty("transports", out var list) && list.ValueKind == System.Text.Json.JsonValueKind.Array
+            ? list.EnumerateArray().Where(t => t.ValueKind == System.Text.Json.JsonValueKind.Object && t.TryGetProperty("transport", out var name) && name.ValueKind == System.Text.Json.JsonValueKind.String && name.GetString() == transport)
+                .Select(t => t.TryGetProperty("error", out var e) && e.ValueKind == System.Text.Json.JsonValueKind.String ? e.GetString() : null).FirstOrDefault() ?? "no answer"
+            : "no answer";
 
     private static Finding? SlowNetwork(IReadOnlyList<Observation> results)
     {

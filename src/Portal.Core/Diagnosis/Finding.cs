@@ -106,6 +106,15 @@ public static class FindingCodes
     /// <summary>A probed server still accepts obsolete protocols or suites beside good ones: worth fixing, not a fault.</summary>
     public const string TlsLegacyOffered = "tls-legacy-offered";
 
+    /// <summary>Through TURN, UDP fails where TCP or TLS works: a firewall drops UDP; calls relay over TCP, worse.</summary>
+    public const string UdpBlocked = "udp-blocked";
+
+    /// <summary>The TURN server could not be reached over any transport tried.</summary>
+    public const string TurnUnreachable = "turn-unreachable";
+
+    /// <summary>Packets sent through TURN were lost on the way (the share measured over numbered packets).</summary>
+    public const string PacketLoss = "packet-loss";
+
     /// <summary>Whether a finding is a remark beside which a run can still be all clear.</summary>
     public static bool IsRemark(string code) => code is TlsLegacyOffered;
 
@@ -118,6 +127,7 @@ public static class FindingCodes
         WebSocketBlocked, WebSocketKilledAfterOpen, IdleTimeout, ProxyDetected, TlsInterceptionSuspected, UpgradeHeadersStripped,
         SniRequired, TlsHandshakeStalled, CertificateProblem, SseBuffered, LargeMessageDropped, CorsCredentialsBlocked, ClockSkew,
         SlowNetwork, StepFailed, AllClear, PortalDeployment, PortalRefused, RequestBodyLimited, ProxyErrorPage, TlsObsolete, TlsLegacyOffered,
+        UdpBlocked, TurnUnreachable, PacketLoss,
     ];
 }
 

@@ -901,4 +901,58 @@ public class DiagnoserTests
 
         Codes(run).ShouldBe([FindingCodes.StepFailed]);
     }
+
+    // udp-blocked, turn-unreachable, packet-loss
+
+    private static Observation Turn(string status, object metrics, params object[] transports) =>
+        R("webrtc.turn", status, metrics, new { transports });
+
+    [Fact]
+    public void Evaluate_TurnOverTcpOnly_UdpBlockedNamingTheIceError()
+    {
+        var run = CleanWith(Turn("warn",
+            new { tried = 2, reachable = 1, lossPercent = 0.0, udpReachable = 0, tcpReachable = 1, tcpLossPercent = 0.0, tcpPackets = 1000 },
+            new { transport = "udp", reachable = false, error = "701 STUN host lookup received error." },
+            new { transport = "tcp", reachable = true, error = (string?)null }));
+
+        Codes(run).ShouldBe([FindingCodes.UdpBlocked]);
+        var finding = Single(run, FindingCodes.UdpBlocked);
+        finding.Summary.ShouldContain("over TCP but not over UDP (701 STUN host lookup received error.)");
+        finding.Recommendation.ShouldContain("UDP");
+    }
+
+    [Fact]
+    public void Evaluate_TurnReachableOverNothing_TurnUnreachableNotUdpBlocked()
+    {
+        var run = CleanWith(Turn("fail",
+            new { tried = 2, reachable = 0, udpReachable = 0, tcpReachable = 0 },
+            new { transport = "udp", reachable = false, error = "no answer from the TURN server" },
+            new { transport = "tcp", reachable = false, error = "701 TURN allocate request timed out." }));
+
+        Codes(run).ShouldBe([FindingCodes.TurnUnreachable]);
+        Single(run, FindingCodes.TurnUnreachable).Summary.ShouldContain("tcp: 701 TURN allocate request timed out.");
+    }
+
+    [Theory]
+    [InlineData(1.2, "warning")]
+    [InlineData(7.5, "critical")]
+    public void Evaluate_LossThroughTurn_PacketLossWithTheShareAndCount(double loss, string severity)
+    {
+        var run = CleanWith(Turn(loss >= 1 ? "warn" : "pass",
+            new { tried = 2, reachable = 2, lossPercent = loss, udpReachable = 1, udpLossPercent = loss, udpPackets = 1000, tcpReachable = 1, tcpLossPercent = 0.0, tcpPackets = 1000 }));
+
+        Codes(run).ShouldContain(FindingCodes.PacketLoss);
+        var finding = Single(run, FindingCodes.PacketLoss);
+        finding.Severity.ShouldBe(severity);
+        finding.Summary.ShouldStartWith($"{loss.ToString(System.Globalization.CultureInfo.InvariantCulture)} % of the packets sent through the TURN server over UDP were lost ({Math.Round(loss * 10)} of 1000)");
+        // Above slow-network's threshold the same measured loss makes the network slow too; below it, not.
+        Codes(run).Contains(FindingCodes.SlowNetwork).ShouldBe(loss > Diagnoser.SlowLossPercent);
+    }
+
+    [Fact]
+    public void Evaluate_TurnCleanOrSkipped_NoTurnFinding()
+    {
+        Codes(CleanWith(Turn("pass", new { tried = 2, reachable = 2, lossPercent = 0.4, udpReachable = 1, udpLossPercent = 0.4, tcpReachable = 1 }))).ShouldBe([FindingCodes.AllClear]);
+        Codes(CleanWith(R("webrtc.turn", "skipped", new { }, new { reason = "No TURN server is configured" }))).ShouldBe([FindingCodes.AllClear]);
+    }
 }

@@ -52,7 +52,7 @@ public static class CustomerLinkEndpoints
         var language = CustomerStrings.Choose(context.Request.Query["lang"], session?.Language, context.Request.Headers.AcceptLanguage);
         return state switch
         {
-            LinkState.Valid => new RazorComponentResult<CustomerPage>(new { Session = session!, ScriptUrl = kit.Url("kit.js"), StyleUrl = style, AlternateOrigin = alternate, WebSocketVariants = variants, OriginsSkipped = origins.SkippedReason(context.Request), DiagKey = diagKeys.Mint(session!.Id), Language = language }),
+            LinkState.Valid => new RazorComponentResult<CustomerPage>(new { Session = session!, ScriptUrl = kit.Url("kit.js"), StyleUrl = style, AlternateOrigin = alternate, WebSocketVariants = variants, OriginsSkipped = origins.SkippedReason(context.Request), DiagKey = diagKeys.Mint(session!.Id), Language = language, TurnScript = kit.Url("turn.js") }),
             LinkState.Expired => new RazorComponentResult<LinkProblemPage>(new { Expired = true, StyleUrl = style, Language = language }) { StatusCode = StatusCodes.Status410Gone },
             _ => new RazorComponentResult<LinkProblemPage>(new { Expired = false, StyleUrl = style, Language = language }) { StatusCode = StatusCodes.Status404NotFound },
         };

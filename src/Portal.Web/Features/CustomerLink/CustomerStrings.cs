@@ -66,11 +66,11 @@ public static partial class CustomerStrings
     /// <summary>The language's own strings only, as its file has them (for the tests of completeness).</summary>
     public static IReadOnlyDictionary<string, string> OwnStrings(string code) => Own[code];
 
-    /// <summary>One string with its placeholders filled.</summary>
+    /// <summary>One string with its placeholders filled (a null value leaves its placeholder as it is).</summary>
     public static string Text(string code, string key, params (string Name, object? Value)[] values)
     {
         var text = For(code).TryGetValue(key, out var found) ? found : key;
-        foreach (var (name, value) in values)
+        foreach (var (name, value) in values.Where(v => v.Value is not null))
         {
             text = text.Replace("{" + name + "}", Convert.ToString(value, CultureInfo.GetCultureInfo(code)), StringComparison.Ordinal);
         }
@@ -92,17 +92,21 @@ public static partial class CustomerStrings
             return null;
         }
 
-        var seconds = evidence.ValueKind == JsonValueKind.Array
+        var seconds = Figure(evidence, "diedAfterSeconds", "serverLivedSeconds", "livedSeconds");
+        var percent = Figure(evidence, "lossPercent");
+        var text = Text(code, $"finding.{finding}", ("seconds", seconds is { } s ? Math.Round(s) : null), ("percent", percent is { } p ? Math.Round(p, 1) : null));
+        // A sentence that names a figure says nothing without it.
+        return Placeholder().IsMatch(text) ? null : text;
+    }
+
+    /// <summary>The first of the named figures the evidence carries.</summary>
+    private static double? Figure(JsonElement evidence, params string[] names) =>
+        evidence.ValueKind == JsonValueKind.Array
             ? evidence.EnumerateArray()
-                .Select(e => e.TryGetProperty("figures", out var f) && f.ValueKind == JsonValueKind.Object ? f : default)
-                .SelectMany(f => f.ValueKind == JsonValueKind.Object ? (string[])["diedAfterSeconds", "serverLivedSeconds", "livedSeconds"] : [], (f, name) => f.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : (double?)null)
+                .Select(e => e.ValueKind == JsonValueKind.Object && e.TryGetProperty("figures", out var f) && f.ValueKind == JsonValueKind.Object ? f : default)
+                .SelectMany(f => f.ValueKind == JsonValueKind.Object ? names : [], (f, name) => f.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : (double?)null)
                 .FirstOrDefault(v => v is not null)
             : null;
-        // A sentence that names the seconds says nothing without them.
-        return seconds is null && For(code)[$"finding.{finding}"].Contains("{seconds}", StringComparison.Ordinal)
-            ? null
-            : Text(code, $"finding.{finding}", ("seconds", seconds is { } s ? Math.Round(s) : null));
-    }
 
     /// <summary>The placeholders a string uses, sorted.</summary>
     public static IReadOnlyList<string> Placeholders(string text) => [.. Placeholder().Matches(text).Select(m => m.Groups[1].Value).Distinct().Order(StringComparer.Ordinal)];

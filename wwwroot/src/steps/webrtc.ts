@@ -1,0 +1,56 @@
+// UDP reachability, packet loss and jitter through TURN: what a call's media would meet on this network. The
+// measurement itself (turn.ts) is a separate file the page loads only now.
+import { diag } from "../diag";
+import type { Step, StepOutcome } from "../result";
+import { Steps } from "../contract";
+import type { TurnMeasure, TurnServer } from "../turn";
+
+interface TurnOffer { servers: TurnServer[]; reason: string | null }
+
+/** Packets per transport: enough that 1 % loss is a count of ten, not one. The lab asks for more with ?turnPackets=. */
+const Packets = 1_000;
+
+export function turnStep(scriptUrl: string | null): Step<typeof Steps.webrtcTurn> {
+  return {
+    name: Steps.webrtcTurn,
+    needs: ["rtcPeerConnection"],
+    label: "Calls and video (UDP through TURN)",
+    timeoutMs: 20_000,
+    async run(signal): Promise<StepOutcome<typeof Steps.webrtcTurn>> {
+      const offer = (await (await fetch(diag("/diag/turn"), { cache: "no-store", signal })).json()) as TurnOffer;
+      if (offer.servers.length === 0 || !scriptUrl) {
+        return { status: "skipped", metrics: {}, detail: { reason: offer.reason ?? "No TURN server." }, summary: "Not tested: the portal has no TURN server to test calls through." };
+      }
+      const requested = Number(new URLSearchParams(location.search).get("turnPackets"));
+      const packets = Number.isInteger(requested) && requested >= 100 && requested <= 50_000 ? requested : Packets;
+      const { measureAll } = (await import(/* @vite-ignore */ scriptUrl)) as typeof import("../turn");
+      const measured = await measureAll(offer.servers, packets, signal);
+      return outcome(measured);
+    },
+  };
+}
+
+/** The step's result from what each transport measured. */
+export function outcome(measured: readonly TurnMeasure[]): StepOutcome<typeof Steps.webrtcTurn> {
+  const by = (transport: string) => measured.find((m) => m.transport === transport);
+  const reachable = measured.filter((m) => m.reachable);
+  // The loss a call would see: over UDP where it works (media prefers it), else over what does.
+  const best = by("udp")?.reachable ? by("udp")! : reachable[0];
+  const metrics: Record<string, number | null> = { tried: measured.length, reachable: reachable.length, lossPercent: best?.lossPercent ?? null };
+  for (const m of measured) {
+    metrics[`${m.transport}Reachable`] = m.reachable ? 1 : 0;
+    metrics[`${m.transport}RttMs`] = m.rttMs;
+    metrics[`${m.transport}JitterMs`] = m.jitterMs;
+    metrics[`${m.transport}LossPercent`] = m.lossPercent;
+    metrics[`${m.transport}Packets`] = m.packets;
+  }
+  const udp = by("udp");
+  const lossy = (best?.lossPercent ?? 0) >= 1;
+  const status = reachable.length === 0 ? "fail" : reachable.length < measured.length || lossy ? "warn" : "pass";
+  const summary = reachable.length === 0
+    ? `No TURN transport could be reached (${measured.map((m) => `${m.transport}: ${m.error ?? "no answer"}`).join("; ")}).`
+    : udp && !udp.reachable
+      ? `TURN works over ${reachable.map((m) => m.transport.toUpperCase()).join(" and ")}, not over UDP: calls will relay over TCP, with worse quality.`
+      : `Through TURN over ${best!.transport.toUpperCase()}: ${best!.lossPercent} % loss, round trip ${best!.rttMs} ms, jitter ${best!.jitterMs} ms.`;
+  return { status, metrics: metrics as StepOutcome<typeof Steps.webrtcTurn>["metrics"], detail: { transports: measured }, summary };
+}
