@@ -38,7 +38,7 @@ export interface StepMetricKeys {
   "sse": "events" | "expected" | "firstEventMs" | "maxLagMs" | "bursts" | "heldByPage" | "attempts" | "reconnectMs";
   "longpoll": "cycles" | "heldMs" | "overheadMedianMs" | "overheadMaxMs";
   "signalr.transports": "working" | "webSocketsMs" | "serverSentEventsMs" | "longPollingMs";
-  "webrtc.turn": "tried" | "reachable" | "lossPercent" | "udpReachable" | "udpRttMs" | "udpJitterMs" | "udpLossPercent" | "udpPackets" | "tcpReachable" | "tcpRttMs" | "tcpJitterMs" | "tcpLossPercent" | "tcpPackets" | "tlsReachable" | "tlsRttMs" | "tlsJitterMs" | "tlsLossPercent" | "tlsPackets";
+  "webrtc.turn": "tried" | "reachable" | "lossPercent" | "udpReachable" | "udpAnswered" | "udpRttMs" | "udpJitterMs" | "udpLossPercent" | "udpPackets" | "tcpReachable" | "tcpAnswered" | "tcpRttMs" | "tcpJitterMs" | "tcpLossPercent" | "tcpPackets" | "tlsReachable" | "tlsAnswered" | "tlsRttMs" | "tlsJitterMs" | "tlsLossPercent" | "tlsPackets";
   "targets": "targets" | "reachable";
 }
 

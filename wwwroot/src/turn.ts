@@ -10,16 +10,44 @@ export interface TurnMeasure {
   transport: string;
   url: string;
   reachable: boolean;
+  /** Whether the TURN server answered at all (a relay address was allocated), even if no connection came through. */
+  answered: boolean;
   /** Median round trip through the relay and back, ms. */
   rttMs: number | null;
   /** Mean absolute difference of consecutive round trips, ms. */
   jitterMs: number | null;
-  /** Share of packets sent that never reached the other side (one way, through the relay), percent. */
+  /** Share of the datagrams sent that never reached the other side (one way, through the relay), percent. */
   lossPercent: number | null;
+  /** Datagrams sent one way (or, where the browser does not count them, numbered messages). */
   packets: number;
   received: number;
+  /** Share of the numbered messages that never arrived, percent (the data channel's view). */
+  messageLossPercent: number | null;
+  /** The selected candidate pairs' own counts over the measurement: the evidence behind the loss figure. */
+  counters: { sent: number; received: number } | null;
   /** Why it was not reachable: the ICE errors the browser reported, else what failed. */
   error: string | null;
+}
+
+/** Datagrams the selected ICE candidate pair has sent and received (null where the browser does not count them). */
+interface PairCounts { sent: number; received: number; rttMs: number | null }
+
+/**
+ * Datagrams the selected ICE candidate pair has sent and received (null where the browser does not count them), and
+ * the path's round trip by ICE's own checks (STUN through the relay: no data channel queue in it).
+ */
+async function datagrams(pc: RTCPeerConnection): Promise<PairCounts | null> {
+  const stats = await pc.getStats();
+  let pairId: string | null = null;
+  stats.forEach((s: { type: string; selectedCandidatePairId?: string }) => { if (s.type === "transport" && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId; });
+  let found: PairCounts | null = null;
+  stats.forEach((s: { type: string; id: string; nominated?: boolean; selected?: boolean; packetsSent?: number; packetsReceived?: number; totalRoundTripTime?: number; responsesReceived?: number }) => {
+    if (s.type !== "candidate-pair" || typeof s.packetsSent !== "number" || typeof s.packetsReceived !== "number") return;
+    if (!(pairId ? s.id === pairId : s.selected || s.nominated)) return;
+    const rttMs = typeof s.totalRoundTripTime === "number" && s.responsesReceived ? (s.totalRoundTripTime / s.responsesReceived) * 1000 : null;
+    found = { sent: s.packetsSent, received: s.packetsReceived, rttMs };
+  });
+  return found;
 }
 
 const round = (value: number | null) => (value === null ? null : Math.round(value * 10) / 10);
@@ -48,15 +76,32 @@ async function measure(server: TurnServer, packets: number, signal: AbortSignal)
   const sender = new RTCPeerConnection(config);
   const receiver = new RTCPeerConnection(config);
   const errors = new Set<string>();
-  const result = (reachable: boolean, error: string | null, rtts: number[] = [], received = 0): TurnMeasure => ({
-    transport: server.transport, url: server.url, reachable,
-    rttMs: round(median(rtts)), jitterMs: round(jitter(rtts)),
-    lossPercent: reachable ? round(((packets - received) / packets) * 100) : null,
-    packets: reachable ? packets : 0, received, error,
+  let answered = false;
+  // Loss is counted in datagrams on the relayed path — what the sender's selected pair sent against what the
+  // receiver's received — not in messages: the data channel's own recovery must not hide what the network dropped.
+  // Where the browser does not count datagrams, the numbered messages that never arrived stand in.
+  // The round trip is ICE's own (STUN through the relay) where the browser gives it: the echoes' includes the data
+  // channel's queue, which grows under loss as its congestion control slows it down. Jitter is the echoes'.
+  const result = (reachable: boolean, error: string | null, rtts: number[] = [], received = 0, counted: PairCounts | null = null): TurnMeasure => ({
+    transport: server.transport, url: server.url, reachable, answered: answered || reachable,
+    rttMs: round(counted?.rttMs ?? median(rtts)), jitterMs: round(jitter(rtts)),
+    // The two sides' counters are read a moment apart, so one may hold a datagram or two the other does not yet (a
+    // clean path reads 1,456 sent and 1,457 received). More than that arriving beyond what was sent is not evidence
+    // of anything: no figure rather than a wrong 0 %.
+    lossPercent: !reachable ? null
+      : counted ? (counted.sent > 0 && counted.received <= counted.sent + Math.max(3, counted.sent * 0.002) ? round((Math.max(0, counted.sent - counted.received) / counted.sent) * 100) : null)
+      : round(((packets - received) / packets) * 100),
+    packets: !reachable ? 0 : counted?.sent ?? packets, received: counted?.received ?? received, error,
+    messageLossPercent: reachable ? round(((packets - received) / packets) * 100) : null,
+    counters: counted ? { sent: counted.sent, received: counted.received } : null,
   });
   try {
     for (const [from, to] of [[sender, receiver], [receiver, sender]] as const) {
-      from.onicecandidate = (e) => { if (e.candidate) void to.addIceCandidate(e.candidate).catch(() => undefined); };
+      from.onicecandidate = (e) => {
+        if (!e.candidate) return;
+        if (e.candidate.type === "relay") answered = true;
+        void to.addIceCandidate(e.candidate).catch(() => undefined);
+      };
       from.onicecandidateerror = (e) => errors.add(`${e.errorCode} ${e.errorText}`.trim());
     }
     const channel = sender.createDataChannel("turn", { ordered: false, maxRetransmits: 0 });
@@ -87,16 +132,22 @@ async function measure(server: TurnServer, packets: number, signal: AbortSignal)
     await sender.setRemoteDescription(receiver.localDescription!);
 
     const opened = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), 8_000);
+      // Long enough for ICE and DTLS to get through heavy loss by retransmitting: a lossy path is not a blocked one.
+      const timer = setTimeout(() => resolve(false), 15_000);
       channel.onopen = () => { clearTimeout(timer); resolve(true); };
       sender.oniceconnectionstatechange = () => { if (sender.iceConnectionState === "failed") { clearTimeout(timer); resolve(false); } };
       signal.addEventListener("abort", () => { clearTimeout(timer); resolve(false); }, { once: true });
     });
     if (!opened) {
-      const why = errors.size > 0 ? [...errors].join("; ") : sender.iceConnectionState === "failed" ? "ICE failed through the relay" : "no answer from the TURN server";
+      const why = answered
+        ? "the TURN server answered, but no connection came through it within 15 s (heavy loss, or only some of the traffic let through)"
+        : errors.size > 0 ? [...errors].join("; ") : sender.iceConnectionState === "failed" ? "ICE failed through the relay" : "no answer from the TURN server";
       return result(false, why);
     }
 
+    // Counted from a quiet moment: what the handshakes still had on the way must not count as sent or received.
+    await new Promise((r) => setTimeout(r, 300));
+    const [sentBefore, receivedBefore] = await Promise.all([datagrams(sender), datagrams(receiver)]);
     // Paced like a call's media: a batch every 10 ms, the whole stream over about two seconds (timers are clamped to
     // ~4 ms, so batches rather than one packet a millisecond).
     const perBatch = Math.max(1, Math.ceil(packets / 200));
@@ -111,10 +162,25 @@ async function measure(server: TurnServer, packets: number, signal: AbortSignal)
       }
       await new Promise((r) => setTimeout(r, 10));
     }
-    // Stragglers: up to a second, or until every packet is accounted for.
+    // What the data channel still holds was not lost, only not sent yet (its congestion window shrinks under loss):
+    // wait until it has all gone out, then up to a second for stragglers, or until every packet is accounted for.
+    const drained = performance.now() + 10_000;
+    while (channel.bufferedAmount > 0 && channel.readyState === "open" && performance.now() < drained && !signal.aborted) await new Promise((r) => setTimeout(r, 20));
     const until = performance.now() + 1_000;
     while (received < packets && performance.now() < until && !signal.aborted) await new Promise((r) => setTimeout(r, 50));
-    return result(true, null, rtts, received);
+    // The sender's count first, then the receiver's once nothing more arrives: what is still on its way is not lost.
+    const sentAfter = await datagrams(sender);
+    let receivedAfter = await datagrams(receiver);
+    for (let settle = performance.now() + 3_000; receivedAfter && performance.now() < settle && !signal.aborted; ) {
+      await new Promise((r) => setTimeout(r, 200));
+      const now = await datagrams(receiver);
+      if (!now || now.received === receivedAfter.received) break;
+      receivedAfter = now;
+    }
+    const counted = sentBefore && sentAfter && receivedBefore && receivedAfter
+      ? { sent: sentAfter.sent - sentBefore.sent, received: receivedAfter.received - receivedBefore.received, rttMs: sentAfter.rttMs }
+      : null;
+    return result(true, null, rtts, received, counted);
   } catch (e) {
     return result(false, e instanceof Error ? e.message : String(e));
   } finally {

@@ -451,7 +451,9 @@ public static class Diagnoser
     private static Finding? UdpBlocked(IReadOnlyList<Observation> results)
     {
         var turn = Latest(results, "webrtc.turn");
-        if (turn?.Number("udpReachable") != 0 || !TurnTransports.Any(t => t != "udp" && turn.Number($"{t}Reachable") == 1))
+        // Blocked means no answer at all over UDP: a TURN server that answered but could not carry a connection is a
+        // lossy path (PacketLoss), not a firewall.
+        if (turn?.Number("udpReachable") != 0 || turn.Number("udpAnswered") == 1 || !TurnTransports.Any(t => t != "udp" && turn.Number($"{t}Reachable") == 1))
         {
             return null;
         }
@@ -483,12 +485,22 @@ public static class Diagnoser
     private static Finding? PacketLoss(IReadOnlyList<Observation> results)
     {
         var turn = Latest(results, "webrtc.turn");
+        if (turn is not null && turn.Number("udpReachable") == 0 && turn.Number("udpAnswered") == 1)
+        {
+            return new Finding(
+                FindingCodes.PacketLoss, Severity.Critical,
+                $"The TURN server answered over UDP, but no connection could be held through it ({TurnError(turn, "udp")}): so much is lost that calls and video over UDP will break up or fail; they fall back to TCP where it works.",
+                [Cite(turn, ("udpAnswered", 1), ("udpReachable", 0), ("udpError", TurnError(turn, "udp")))],
+                "Heavy loss is usually on the customer's last mile: Wi-Fi interference or range, an overloaded uplink, or a faulty cable. It can also be a firewall that lets only some UDP through (rate limits on UDP). Try a wired connection or another network.");
+        }
+
         if (turn?.Number("lossPercent") is not { } loss || loss < PacketLossPercent)
         {
             return null;
         }
 
-        var over = TurnTransports.FirstOrDefault(t => turn.Number($"{t}LossPercent") == loss) ?? "udp";
+        // The step reports UDP's loss only (over TCP nothing is lost on the customer's side; it shows as delay).
+        const string over = "udp";
         var packets = turn.Number($"{over}Packets");
         return new Finding(
             FindingCodes.PacketLoss, loss >= 5 ? Severity.Critical : Severity.Warning,

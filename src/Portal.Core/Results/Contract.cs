@@ -66,7 +66,7 @@ public static class Contract
         new("longpoll", StepSource.Client, ["cycles", "heldMs", "overheadMedianMs", "overheadMaxMs"], "Long polling cycles.", []),
         new("signalr.transports", StepSource.Client, ["working", "webSocketsMs", "serverSentEventsMs", "longPollingMs"], "Which SignalR transports connect.", ["working", "errors", "unsupported"]),
         new("webrtc.turn", StepSource.Client,
-            ["tried", "reachable", "lossPercent", "udpReachable", "udpRttMs", "udpJitterMs", "udpLossPercent", "udpPackets", "tcpReachable", "tcpRttMs", "tcpJitterMs", "tcpLossPercent", "tcpPackets", "tlsReachable", "tlsRttMs", "tlsJitterMs", "tlsLossPercent", "tlsPackets"],
+            ["tried", "reachable", "lossPercent", "udpReachable", "udpAnswered", "udpRttMs", "udpJitterMs", "udpLossPercent", "udpPackets", "tcpReachable", "tcpAnswered", "tcpRttMs", "tcpJitterMs", "tcpLossPercent", "tcpPackets", "tlsReachable", "tlsAnswered", "tlsRttMs", "tlsJitterMs", "tlsLossPercent", "tlsPackets"],
             "UDP reachability, round trip, jitter and one-way loss through TURN (relay only, unordered, no retransmits), per transport.", ["transports", "reason"]),
         new("targets", StepSource.Client, ["targets", "reachable"], "The session's own targets, from the browser.", ["rows"]),
         new(KnownSteps.ServerConnection, StepSource.Server, ["httpVersion", "foreignProxyHeaders", "frontProxy", "tls", "sniSent", "fingerprintFitsBrowser", "upgradeHeadersPresent"],

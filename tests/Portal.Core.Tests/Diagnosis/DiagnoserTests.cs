@@ -911,7 +911,7 @@ public class DiagnoserTests
     public void Evaluate_TurnOverTcpOnly_UdpBlockedNamingTheIceError()
     {
         var run = CleanWith(Turn("warn",
-            new { tried = 2, reachable = 1, lossPercent = 0.0, udpReachable = 0, tcpReachable = 1, tcpLossPercent = 0.0, tcpPackets = 1000 },
+            new { tried = 2, reachable = 1, lossPercent = (double?)null, udpReachable = 0, tcpReachable = 1, tcpLossPercent = 0.0, tcpPackets = 1000 },
             new { transport = "udp", reachable = false, error = "701 STUN host lookup received error." },
             new { transport = "tcp", reachable = true, error = (string?)null }));
 
@@ -954,5 +954,19 @@ public class DiagnoserTests
     {
         Codes(CleanWith(Turn("pass", new { tried = 2, reachable = 2, lossPercent = 0.4, udpReachable = 1, udpLossPercent = 0.4, tcpReachable = 1 }))).ShouldBe([FindingCodes.AllClear]);
         Codes(CleanWith(R("webrtc.turn", "skipped", new { }, new { reason = "No TURN server is configured" }))).ShouldBe([FindingCodes.AllClear]);
+    }
+
+    [Fact]
+    public void Evaluate_TurnAnsweredOverUdpButNoConnectionCame_PacketLossNotUdpBlocked()
+    {
+        // Heavy loss, not a firewall: the server answered over UDP (a relay address was allocated).
+        var run = CleanWith(Turn("warn",
+            new { tried = 2, reachable = 1, udpReachable = 0, udpAnswered = 1, tcpReachable = 1, tcpAnswered = 1, lossPercent = (double?)null, tcpLossPercent = 0.0 },
+            new { transport = "udp", reachable = false, answered = true, error = "the TURN server answered, but no connection came through it within 15 s" },
+            new { transport = "tcp", reachable = true, answered = true, error = (string?)null }));
+
+        Codes(run).ShouldBe([FindingCodes.PacketLoss]);
+        Single(run, FindingCodes.PacketLoss).Severity.ShouldBe(Severity.Critical);
+        Single(run, FindingCodes.PacketLoss).Summary.ShouldContain("answered over UDP, but no connection could be held");
     }
 }

@@ -85,6 +85,23 @@ public sealed class NetworkNamespace : IAsyncDisposable
         await Tc("qdisc", "add", "dev", HostDevice, "root", "netem", "delay", half, jitter);
     }
 
+    /// <summary>
+    /// Drops, with nftables inside the namespace, what arrives for the browser over UDP from <paramref name="port"/>:
+    /// every datagram, or each one with <paramref name="percent"/> % chance (<c>numgen random</c>: packet-loss ground
+    /// truth where the kernel has no netem). On the way in, as a network loses packets: a drop on the way out would
+    /// fail the sender's own send (EPERM), which the browser sees and sends again, so nothing would look lost.
+    /// </summary>
+    public async Task DropUdpAsync(int port, int percent = 100)
+    {
+        await Ip("netns", "exec", Name, "nft", "add", "table", "inet", "lab");
+        await Ip("netns", "exec", Name, "nft", "add", "chain", "inet", "lab", "in", "{ type filter hook input priority 0 ; }");
+        var match = percent >= 100 ? [] : (string[])["numgen", "random", "mod", "100", "<", percent.ToString(CultureInfo.InvariantCulture)];
+        await Ip(["netns", "exec", Name, "nft", "add", "rule", "inet", "lab", "in", "udp", "sport", port.ToString(CultureInfo.InvariantCulture), .. match, "drop"]);
+    }
+
+    /// <summary>Why nftables cannot be used here, in one line; null when it can.</summary>
+    public static string? NftablesUnavailable => Unavailable ?? (File.Exists("/usr/sbin/nft") ? null : "nftables is not installed (Debian package nftables).");
+
     /// <summary>Removes the namespace (and with it the link) and the wrapper.</summary>
     public async ValueTask DisposeAsync()
     {

@@ -15,7 +15,7 @@ export function turnStep(scriptUrl: string | null): Step<typeof Steps.webrtcTurn
     name: Steps.webrtcTurn,
     needs: ["rtcPeerConnection"],
     label: "Calls and video (UDP through TURN)",
-    timeoutMs: 20_000,
+    timeoutMs: 45_000,
     async run(signal): Promise<StepOutcome<typeof Steps.webrtcTurn>> {
       const offer = (await (await fetch(diag("/diag/turn"), { cache: "no-store", signal })).json()) as TurnOffer;
       if (offer.servers.length === 0 || !scriptUrl) {
@@ -34,23 +34,30 @@ export function turnStep(scriptUrl: string | null): Step<typeof Steps.webrtcTurn
 export function outcome(measured: readonly TurnMeasure[]): StepOutcome<typeof Steps.webrtcTurn> {
   const by = (transport: string) => measured.find((m) => m.transport === transport);
   const reachable = measured.filter((m) => m.reachable);
-  // The loss a call would see: over UDP where it works (media prefers it), else over what does.
+  // The loss a call would see is UDP's (media prefers it). Over TCP or TLS nothing is lost on the customer's side —
+  // TCP retransmits, and loss shows as delay — so their figure counts only the relay's own leg and is not the
+  // network's: without UDP there is no loss figure.
   const best = by("udp")?.reachable ? by("udp")! : reachable[0];
-  const metrics: Record<string, number | null> = { tried: measured.length, reachable: reachable.length, lossPercent: best?.lossPercent ?? null };
+  const metrics: Record<string, number | null> = { tried: measured.length, reachable: reachable.length, lossPercent: by("udp")?.reachable ? by("udp")!.lossPercent : null };
   for (const m of measured) {
     metrics[`${m.transport}Reachable`] = m.reachable ? 1 : 0;
+    metrics[`${m.transport}Answered`] = m.answered ? 1 : 0;
     metrics[`${m.transport}RttMs`] = m.rttMs;
     metrics[`${m.transport}JitterMs`] = m.jitterMs;
     metrics[`${m.transport}LossPercent`] = m.lossPercent;
     metrics[`${m.transport}Packets`] = m.packets;
   }
   const udp = by("udp");
-  const lossy = (best?.lossPercent ?? 0) >= 1;
+  const lossy = (metrics.lossPercent ?? 0) >= 1;
   const status = reachable.length === 0 ? "fail" : reachable.length < measured.length || lossy ? "warn" : "pass";
   const summary = reachable.length === 0
     ? `No TURN transport could be reached (${measured.map((m) => `${m.transport}: ${m.error ?? "no answer"}`).join("; ")}).`
-    : udp && !udp.reachable
+    : udp && !udp.reachable && udp.answered
+      ? `The TURN server answered over UDP, but no connection came through it (heavy loss?); TURN works over ${reachable.map((m) => m.transport.toUpperCase()).join(" and ")}.`
+      : udp && !udp.reachable
       ? `TURN works over ${reachable.map((m) => m.transport.toUpperCase()).join(" and ")}, not over UDP: calls will relay over TCP, with worse quality.`
-      : `Through TURN over ${best!.transport.toUpperCase()}: ${best!.lossPercent} % loss, round trip ${best!.rttMs} ms, jitter ${best!.jitterMs} ms.`;
+      : best!.transport === "udp"
+        ? `Through TURN over UDP: ${best!.lossPercent} % loss, round trip ${best!.rttMs} ms, jitter ${best!.jitterMs} ms.`
+        : `Through TURN over ${best!.transport.toUpperCase()}: round trip ${best!.rttMs} ms, jitter ${best!.jitterMs} ms.`;
   return { status, metrics: metrics as StepOutcome<typeof Steps.webrtcTurn>["metrics"], detail: { transports: measured }, summary };
 }

@@ -26,7 +26,11 @@ public sealed class TurnOptions
     /// <summary>Whether the portal starts its own <c>turnserver</c> when no URL is configured and the binary is installed.</summary>
     public bool Embedded { get; set; } = true;
 
-    /// <summary>The address the portal's own TURN server listens and relays on: one the customers can reach.</summary>
+    /// <summary>
+    /// The address the portal's own TURN server listens on: one the customers reach the portal on, or <c>0.0.0.0</c>
+    /// for every address (then the page is offered the address it came in on). It relays over loopback only, between
+    /// the two peers of the customer's test.
+    /// </summary>
     public string ListenAddress { get; set; } = "127.0.0.1";
 
     /// <summary>The portal's own TURN server's port, UDP and TCP.</summary>
@@ -86,12 +90,15 @@ public sealed partial class TurnRelay(IOptions<TurnOptions> options, TimeProvide
         // deployment that cannot be reached from outside is never blamed on the customer's network.
         var local = request.HttpContext.Connection.LocalIpAddress;
         local = local is { IsIPv4MappedToIPv6: true } ? local.MapToIPv4() : local;
-        if (!origins.CameStraight(request) || local is null || !local.Equals(IPAddress.Parse(_options.ListenAddress)))
+        var listen = IPAddress.Parse(_options.ListenAddress);
+        var everywhere = listen.Equals(IPAddress.Any) || listen.Equals(IPAddress.IPv6Any);
+        if (!origins.CameStraight(request) || local is null || (!everywhere && !local.Equals(listen)))
         {
-            return new TurnOffer([], $"The portal's own TURN server listens on {_options.ListenAddress} only, which this page did not come in on: configure a reachable one (Portal__Turn__Urls__N, Portal__Turn__Secret) or Portal__Turn__ListenAddress.");
+            return new TurnOffer([], $"The portal's own TURN server listens on {_options.ListenAddress}, which this page did not come to straight: configure a TURN server customers reach (Portal__Turn__Urls__N, Portal__Turn__Secret) or Portal__Turn__ListenAddress.");
         }
 
-        var host = _options.ListenAddress.Contains(':', StringComparison.Ordinal) ? $"[{_options.ListenAddress}]" : _options.ListenAddress;
+        var address = local.ToString();
+        var host = local.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address;
         return new TurnOffer(
             [Server($"turn:{host}:{_options.Port}?transport=udp", sessionId, _secret), Server($"turn:{host}:{_options.Port}?transport=tcp", sessionId, _secret)],
             null);
@@ -112,7 +119,8 @@ public sealed partial class TurnRelay(IOptions<TurnOptions> options, TimeProvide
         }
 
         var address = _options.ListenAddress;
-        if (await AnswersAsync(address, _options.Port, cancellationToken))
+        var probe = address is "0.0.0.0" ? "127.0.0.1" : address is "::" ? "::1" : address;
+        if (await AnswersAsync(probe, _options.Port, cancellationToken))
         {
             // Another TURN server (or anything) has the port: ours would not start, and that one's secret is not ours.
             LogDidNotStart(logger, address, _options.Port);
@@ -136,16 +144,17 @@ public sealed partial class TurnRelay(IOptions<TurnOptions> options, TimeProvide
         string[] arguments =
         [
             "-c", _config, "--no-cli", "--no-tls", "--no-dtls", "--fingerprint", "--use-auth-secret",
-            "--realm=portal", $"--listening-ip={address}", $"--relay-ip={address}", $"--listening-port={_options.Port}",
+            "--realm=portal", $"--listening-ip={address}", "--relay-ip=127.0.0.1", $"--listening-port={_options.Port}",
             // The relay reaches nothing but itself: the two peers of the customer's test are both its own relay
-            // addresses. No one can use the portal's TURN server to reach another host (RFC 8155's advice, tightened).
-            "--denied-peer-ip=0.0.0.0-255.255.255.255", "--denied-peer-ip=::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", $"--allowed-peer-ip={address}",
+            // addresses, on loopback. No one can use the portal's TURN server to reach another host (RFC 8155's
+            // advice, tightened): it is a test relay, not a TURN server for the vendor's calls.
+            "--denied-peer-ip=0.0.0.0-255.255.255.255", "--denied-peer-ip=::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "--allowed-peer-ip=127.0.0.1",
             "--allow-loopback-peers", "--no-multicast-peers", "--user-quota=8", "--total-quota=400", "--max-bps=2000000",
             "--stale-nonce=600", "--log-file=stdout", "--simple-log", "--no-software-attribute",
         ];
         // A watchdog ends the TURN server when the portal ends, however it ends (a killed portal leaves no relay behind).
-        var script = "turnserver=\"$1\"; parent=\"$2\"; shift 2; \"$turnserver\" \"$@\" & child=$!; " +
-                     "while kill -0 \"$parent\" 2>/dev/null && kill -0 \"$child\" 2>/dev/null; do sleep 1; done; kill \"$child\" 2>/dev/null; wait \"$child\"";
+        var script = "turnserver=\"$1\"; parent=\"$2\"; config=\"$4\"; shift 2; \"$turnserver\" \"$@\" & child=$!; " +
+                     "while kill -0 \"$parent\" 2>/dev/null && kill -0 \"$child\" 2>/dev/null; do sleep 1; done; kill \"$child\" 2>/dev/null; wait \"$child\"; rm -f \"$config\"";
         var info = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in (string[])["-c", script, "sh", _options.Binary, Environment.ProcessId.ToString(CultureInfo.InvariantCulture), .. arguments])
         {
@@ -157,7 +166,7 @@ public sealed partial class TurnRelay(IOptions<TurnOptions> options, TimeProvide
         _process.ErrorDataReceived += (_, _) => { };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
-        if (await ListeningAsync(address, _options.Port, cancellationToken))
+        if (await ListeningAsync(probe, _options.Port, cancellationToken))
         {
             LogStarted(logger, address, _options.Port);
         }
