@@ -5,8 +5,16 @@ namespace Portal.E2E.Tests;
 
 /// <summary>The whole in-browser battery against the local portal, in real Chromium.</summary>
 // Two addresses (127.0.0.2 is loopback too): the second is the cross-origin step's other origin.
-public sealed class BatteryTests() : BrowserTest("battery", new() { ["ASPNETCORE_URLS"] = "http://127.0.0.1:0;http://127.0.0.2:0" })
+// With the portal's own TURN server (coturn): the calls-and-video step runs too.
+public sealed class BatteryTests() : BrowserTest("battery", new()
 {
+    ["ASPNETCORE_URLS"] = "http://127.0.0.1:0;http://127.0.0.2:0",
+    ["Portal__Turn__Embedded"] = "true",
+    ["Portal__Turn__Port"] = s_turnPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+})
+{
+    private static readonly int s_turnPort = global::Portal.Testing.PortalProcess.FreePort();
+
     [Fact]
     public async Task RunTest_WholeBattery_EveryStepReportsPlausibleNumbers()
     {
@@ -21,7 +29,7 @@ public sealed class BatteryTests() : BrowserTest("battery", new() { ["ASPNETCORE
             "SELECT step, status, source, metrics::text, detail::text FROM results WHERE session_id = $1",
             r => (Step: r.GetString(0), Status: r.GetString(1), Source: r.GetString(2), Metrics: JsonDocument.Parse(r.GetString(3)).RootElement, Detail: JsonDocument.Parse(r.GetString(4)).RootElement),
             session)).ToDictionary(r => r.Step, StringComparer.Ordinal);
-        string[] expected = ["env", "http.ping", "http.cors", "ws.echo", "ws.messages", "ws.close", "ws.variants", "sse", "longpoll", "signalr.transports", "http.download", "http.upload", "targets", "ws.idle", "server.connection"];
+        string[] expected = ["env", "http.ping", "http.cors", "ws.echo", "ws.messages", "ws.close", "ws.variants", "sse", "longpoll", "signalr.transports", "http.download", "http.upload", "webrtc.turn", "targets", "ws.idle", "server.connection"];
         results.Keys.Order(StringComparer.Ordinal).ShouldBe(expected.Order(StringComparer.Ordinal));
         foreach (var step in expected.Except(["targets"]))
         {
@@ -51,6 +59,9 @@ public sealed class BatteryTests() : BrowserTest("battery", new() { ["ASPNETCORE
         m["signalr.transports"].GetProperty("working").GetInt32().ShouldBe(3);
         m["http.download"].GetProperty("mbps").GetDouble().ShouldBeGreaterThan(10);
         m["http.upload"].GetProperty("mbps").GetDouble().ShouldBeGreaterThan(10);
+        m["webrtc.turn"].GetProperty("udpReachable").GetInt32().ShouldBe(1);
+        m["webrtc.turn"].GetProperty("tcpReachable").GetInt32().ShouldBe(1);
+        m["webrtc.turn"].GetProperty("lossPercent").GetDouble().ShouldBe(0);
         m["ws.idle"].GetProperty("survived").GetInt32().ShouldBe(1);
         m["ws.idle"].GetProperty("idleSeconds").GetInt32().ShouldBe(5);
         results["server.connection"].Source.ShouldBe("server");

@@ -25,6 +25,11 @@ export function turnStep(scriptUrl: string | null): Step<typeof Steps.webrtcTurn
       const packets = Number.isInteger(requested) && requested >= 100 && requested <= 50_000 ? requested : Packets;
       const { measureAll } = (await import(/* @vite-ignore */ scriptUrl)) as typeof import("../turn");
       const measured = await measureAll(offer.servers, packets, signal);
+      // A TURN server on this machine's loopback address (the portal's own, tried locally) is one Firefox does not use
+      // for WebRTC at all (media.peerconnection.ice.loopback): silence there says nothing about any network.
+      if (measured.every((m) => !m.answered) && offer.servers.every((s) => /^turns?:(127\.|\[::1\])/.test(s.url))) {
+        return { status: "skipped", metrics: {}, detail: { reason: "The TURN server is on the loopback address, which this browser does not use for WebRTC.", transports: measured }, summary: "Not tested: this browser does not use WebRTC on this computer's own loopback address." };
+      }
       return outcome(measured);
     },
   };

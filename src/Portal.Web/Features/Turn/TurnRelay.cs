@@ -141,15 +141,20 @@ public sealed partial class TurnRelay(IOptions<TurnOptions> options, TimeProvide
             await writer.WriteAsync($"static-auth-secret={_secret}\n".AsMemory(), cancellationToken);
         }
 
+        // Relay addresses browsers accept as candidates: the listening address, or every address of this machine when
+        // listening on all (Firefox ignores loopback candidates, so loopback relays only where nothing else is).
+        var relays = RelayAddresses(address);
         string[] arguments =
         [
             "-c", _config, "--no-cli", "--no-tls", "--no-dtls", "--fingerprint", "--use-auth-secret",
-            "--realm=portal", $"--listening-ip={address}", "--relay-ip=127.0.0.1", $"--listening-port={_options.Port}",
+            "--realm=portal", $"--listening-ip={address}", $"--listening-port={_options.Port}",
+            .. relays.Select(r => $"--relay-ip={r}"),
             // The relay reaches nothing but itself: the two peers of the customer's test are both its own relay
-            // addresses, on loopback. No one can use the portal's TURN server to reach another host (RFC 8155's
-            // advice, tightened): it is a test relay, not a TURN server for the vendor's calls.
-            "--denied-peer-ip=0.0.0.0-255.255.255.255", "--denied-peer-ip=::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "--allowed-peer-ip=127.0.0.1",
-            "--allow-loopback-peers", "--no-multicast-peers", "--user-quota=8", "--total-quota=400", "--max-bps=2000000",
+            // addresses. No one can use the portal's TURN server to reach another host (RFC 8155's advice, tightened):
+            // it is a test relay, not a TURN server for the vendor's calls. UDP only (no TCP relays, RFC 6062).
+            "--denied-peer-ip=0.0.0.0-255.255.255.255", "--denied-peer-ip=::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            .. relays.Select(r => $"--allowed-peer-ip={r}"),
+            "--allow-loopback-peers", "--no-multicast-peers", "--no-tcp-relay", "--user-quota=8", "--total-quota=400", "--max-bps=2000000",
             "--stale-nonce=600", "--log-file=stdout", "--simple-log", "--no-software-attribute",
         ];
         // A watchdog ends the TURN server when the portal ends, however it ends (a killed portal leaves no relay behind).
@@ -212,6 +217,24 @@ public sealed partial class TurnRelay(IOptions<TurnOptions> options, TimeProvide
         var username = $"{expires.ToString(CultureInfo.InvariantCulture)}:{sessionId:N}";
         var credential = Convert.ToBase64String(HMACSHA1.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(username)));
         return new TurnServer(TransportOf(url), url, username, credential);
+    }
+
+    private static string[] RelayAddresses(string listen)
+    {
+        if (listen is not ("0.0.0.0" or "::"))
+        {
+            return [listen];
+        }
+
+        var own = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+            .Where(n => n.OperationalStatus == System.Net.NetworkInformation.OperationalStatus.Up)
+            .SelectMany(n => n.GetIPProperties().UnicastAddresses)
+            .Select(u => u.Address)
+            .Where(a => a.AddressFamily == AddressFamily.InterNetwork && !IPAddress.IsLoopback(a))
+            .Select(a => a.ToString())
+            .Distinct(StringComparer.Ordinal)
+            .ToArray();
+        return own.Length > 0 ? own : ["127.0.0.1"];
     }
 
     /// <summary>The transport a TURN URL names: <c>tls</c> for <c>turns:</c>, else its <c>transport</c> parameter (UDP by default).</summary>
