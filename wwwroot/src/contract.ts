@@ -27,8 +27,8 @@ export type StepName = (typeof Steps)[keyof typeof Steps];
 export interface StepMetricKeys {
   "env": "clockSkewMs" | "clockUncertaintyMs" | "screenWidth" | "screenHeight" | "devicePixelRatio" | "downlinkMbps" | "effectiveRttMs" | "timerResolutionMs";
   "http.ping": "samples" | "rttMinMs" | "rttMedianMs" | "rttP90Ms" | "rttMaxMs" | "jitterMs";
-  "http.download": "mbps" | "bytes" | "ms" | "totalBytes";
-  "http.upload": "mbps" | "bytes" | "ms" | "totalBytes" | "bodyLimitPassedBytes" | "bodyLimitRefusedBytes" | "refusedStatus";
+  "http.download": "mbps" | "bytes" | "ms" | "totalBytes" | "idleRttMs" | "loadedRttP50Ms" | "loadedRttP90Ms";
+  "http.upload": "mbps" | "bytes" | "ms" | "totalBytes" | "bodyLimitPassedBytes" | "bodyLimitRefusedBytes" | "refusedStatus" | "idleRttMs" | "loadedRttP50Ms" | "loadedRttP90Ms";
   "ws.echo": "openMs" | "samples" | "rttMinMs" | "rttMedianMs" | "rttP90Ms" | "rttMaxMs" | "jitterMs" | "closeCode" | "upgradeHeadersPresent";
   "ws.messages": "largestTextBytes" | "largestBinaryBytes" | "closeCode";
   "ws.close": "clientCloseCode" | "serverCloseCode" | "closeCode";

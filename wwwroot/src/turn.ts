@@ -1,6 +1,7 @@
 // Measures UDP reachability, round-trip time, jitter and packet loss through TURN, the way a call's media would travel:
 // two RTCPeerConnections in this page, relay candidates only, an unordered data channel without retransmits. Built as
 // its own file (dist/turn.js) and loaded only when the TURN step runs, so the page's weight stays within its budget.
+import { jitter, quantile, round } from "./stats";
 
 /** One TURN URL with the link's short-lived credentials (from /diag/turn). */
 export interface TurnServer { transport: string; url: string; username: string; credential: string }
@@ -29,7 +30,6 @@ export interface TurnMeasure {
   error: string | null;
 }
 
-/** Datagrams the selected ICE candidate pair has sent and received (null where the browser does not count them). */
 interface PairCounts { sent: number; received: number; rttMs: number | null }
 
 /**
@@ -50,22 +50,6 @@ async function datagrams(pc: RTCPeerConnection): Promise<PairCounts | null> {
   return found;
 }
 
-const round = (value: number | null) => (value === null ? null : Math.round(value * 10) / 10);
-
-function median(values: number[]): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
-function jitter(values: number[]): number | null {
-  if (values.length < 2) return null;
-  let sum = 0;
-  for (let i = 1; i < values.length; i++) sum += Math.abs(values[i]! - values[i - 1]!);
-  return sum / (values.length - 1);
-}
-
 /** Every transport at once (a call tries them together too), each over `packets` numbered packets. */
 export function measureAll(servers: readonly TurnServer[], packets: number, signal: AbortSignal): Promise<TurnMeasure[]> {
   return Promise.all(servers.map((s) => measure(s, packets, signal)));
@@ -84,7 +68,7 @@ async function measure(server: TurnServer, packets: number, signal: AbortSignal)
   // channel's queue, which grows under loss as its congestion control slows it down. Jitter is the echoes'.
   const result = (reachable: boolean, error: string | null, rtts: number[] = [], received = 0, counted: PairCounts | null = null): TurnMeasure => ({
     transport: server.transport, url: server.url, reachable, answered: answered || reachable,
-    rttMs: round(counted?.rttMs ?? median(rtts)), jitterMs: round(jitter(rtts)),
+    rttMs: round(counted?.rttMs ?? quantile(rtts, 0.5)), jitterMs: round(jitter(rtts)),
     // The two sides' counters are read a moment apart, so one may hold a datagram or two the other does not yet (a
     // clean path reads 1,456 sent and 1,457 received). More than that arriving beyond what was sent is not evidence
     // of anything: no figure rather than a wrong 0 %.

@@ -28,6 +28,16 @@ public static class Diagnoser
     /// </summary>
     public const double PacketLossPercent = 1;
 
+    /// <summary>
+    /// Round trip added by a transfer (median while loaded minus idle) from which it is bufferbloat. ITU-T G.114 keeps
+    /// interactive speech under 150 ms one way and calls 400 ms the limit: 100 ms more round trip (50 ms each way) takes
+    /// an ordinary 100 ms call path to the first; <see cref="BufferbloatCriticalMs"/> (200 ms each way) towards the second.
+    /// </summary>
+    public const double BufferbloatMs = 100;
+
+    /// <summary>Added round trip from which bufferbloat is critical.</summary>
+    public const double BufferbloatCriticalMs = 400;
+
     /// <summary>Throughput below this makes a network slow.</summary>
     public const double SlowMbps = 1;
 
@@ -39,7 +49,7 @@ public static class Diagnoser
         WebSocketBlocked, WebSocketKilledAfterOpen, IdleTimeout, ProxyDetected, TlsInterceptionSuspected, UpgradeHeadersStripped,
         SniRequired, TlsHandshakeStalled, CertificateProblem, SseBuffered, LargeMessageDropped, CorsCredentialsBlocked, ClockSkew,
         SlowNetwork, PortalDeployment, PortalRefused, RequestBodyLimited, ProxyErrorPage, TlsObsolete, TlsLegacyOffered,
-        UdpBlocked, TurnUnreachable, PacketLoss,
+        UdpBlocked, TurnUnreachable, PacketLoss, Bufferbloat,
     ];
 
     /// <summary>
@@ -507,6 +517,27 @@ public static class Diagnoser
             $"{Say.N(loss)} % of the packets sent through the TURN server over {over.ToUpperInvariant()} were lost{(packets is { } n ? $" ({Say.N(Math.Round(n * loss / 100))} of {Say.N(n)})" : "")}: calls and video will stutter{(loss >= 5 ? " and may drop" : "")}.",
             [Cite(turn, ("lossPercent", loss), ("transport", over), ("packets", packets))],
             "Loss is usually on the customer's last mile: Wi-Fi interference or range, an overloaded uplink, or a faulty cable. Try a wired connection or another network; if the loss stays, the customer's ISP or IT team should look at the line.");
+    }
+
+    private static Finding? Bufferbloat(IReadOnlyList<Observation> results)
+    {
+        var bloated = new[] { ("http.download", "download"), ("http.upload", "upload") }
+            .Select(d => (Direction: d.Item2, Result: Latest(results, d.Item1)))
+            .Where(d => d.Result?.Number("idleRttMs") is not null && d.Result.Number("loadedRttP50Ms") is not null)
+            .Select(d => (d.Direction, d.Result!, Idle: d.Result!.Number("idleRttMs")!.Value, Loaded: d.Result!.Number("loadedRttP50Ms")!.Value))
+            .Where(d => d.Loaded - d.Idle >= BufferbloatMs)
+            .ToList();
+        if (bloated.Count == 0)
+        {
+            return null;
+        }
+
+        var worst = bloated.Max(d => d.Loaded - d.Idle);
+        return new Finding(
+            FindingCodes.Bufferbloat, worst >= BufferbloatCriticalMs ? Severity.Critical : Severity.Warning,
+            $"While the line is busy, every round trip waits in a queue: {string.Join("; ", bloated.Select(d => $"during the {d.Direction}, {Say.N(d.Loaded)} ms instead of {Say.N(d.Idle)} ms idle (+{Say.N(d.Loaded - d.Idle)} ms)"))}. Calls and games lag whenever someone on this network downloads or uploads.",
+            [.. bloated.Select(d => Cite(d.Item2, ("idleRttMs", d.Idle), ("loadedRttP50Ms", d.Loaded), ("loadedRttP90Ms", d.Item2.Number("loadedRttP90Ms"))))],
+            "Turn on smart queue management on the customer's router (fq_codel or CAKE, often called SQM or QoS), set a little below the line's real speed; or keep large uploads and downloads off the line during calls.");
     }
 
     /// <summary>The error the browser reported for one TURN transport (its ICE errors), or "no answer".</summary>

@@ -115,6 +115,9 @@ public static class FindingCodes
     /// <summary>Packets sent through TURN were lost on the way (the share measured over numbered packets).</summary>
     public const string PacketLoss = "packet-loss";
 
+    /// <summary>A transfer fills a queue on the way: every round trip waits behind it (latency under load).</summary>
+    public const string Bufferbloat = "bufferbloat";
+
     /// <summary>Whether a finding is a remark beside which a run can still be all clear.</summary>
     public static bool IsRemark(string code) => code is TlsLegacyOffered;
 
@@ -127,7 +130,7 @@ public static class FindingCodes
         WebSocketBlocked, WebSocketKilledAfterOpen, IdleTimeout, ProxyDetected, TlsInterceptionSuspected, UpgradeHeadersStripped,
         SniRequired, TlsHandshakeStalled, CertificateProblem, SseBuffered, LargeMessageDropped, CorsCredentialsBlocked, ClockSkew,
         SlowNetwork, StepFailed, AllClear, PortalDeployment, PortalRefused, RequestBodyLimited, ProxyErrorPage, TlsObsolete, TlsLegacyOffered,
-        UdpBlocked, TurnUnreachable, PacketLoss,
+        UdpBlocked, TurnUnreachable, PacketLoss, Bufferbloat,
     ];
 }
 

@@ -969,4 +969,31 @@ public class DiagnoserTests
         Single(run, FindingCodes.PacketLoss).Severity.ShouldBe(Severity.Critical);
         Single(run, FindingCodes.PacketLoss).Summary.ShouldContain("answered over UDP, but no connection could be held");
     }
+
+    // bufferbloat
+
+    [Theory]
+    [InlineData(12, 180, "warning")]
+    [InlineData(12, 450, "critical")]
+    public void Evaluate_RoundTripGrowsUnderLoad_BufferbloatWithBothFigures(double idle, double loaded, string severity)
+    {
+        var run = CleanWith(R("http.download", "pass", new { mbps = 18.0, idleRttMs = idle, loadedRttP50Ms = loaded, loadedRttP90Ms = loaded + 40 }));
+
+        Codes(run).ShouldBe([FindingCodes.Bufferbloat]);
+        var finding = Single(run, FindingCodes.Bufferbloat);
+        finding.Severity.ShouldBe(severity);
+        finding.Summary.ShouldContain($"during the download, {loaded.ToString(System.Globalization.CultureInfo.InvariantCulture)} ms instead of 12 ms idle");
+        finding.Recommendation.ShouldContain("fq_codel or CAKE");
+    }
+
+    [Theory]
+    [InlineData(12, 95)]
+    [InlineData(150, 240)]
+    public void Evaluate_RoundTripBarelyGrowsUnderLoad_NoBufferbloat(double idle, double loaded)
+    {
+        // Under 100 ms added is what any loaded line shows; a long path's own delay is not a queue.
+        var run = CleanWith(R("http.upload", "pass", new { mbps = 18.0, idleRttMs = idle, loadedRttP50Ms = loaded, loadedRttP90Ms = loaded + 300 }));
+
+        Codes(run).ShouldNotContain(FindingCodes.Bufferbloat);
+    }
 }

@@ -68,12 +68,18 @@ public sealed class NetworkNamespace : IAsyncDisposable
         return ns;
     }
 
-    /// <summary>Limits both directions to a rate with a token bucket (tbf).</summary>
-    public async Task LimitRateAsync(double mbit)
+    /// <summary>
+    /// Limits both directions to a rate with a token bucket (tbf) whose queue holds <paramref name="queueMs"/> of
+    /// traffic beyond its <paramref name="burstKb"/> burst: 400 ms and 32 KB is a home router's oversized buffer
+    /// (bufferbloat, at a slow rate), 10 ms and 3 KB a well-managed one.
+    /// </summary>
+    public async Task LimitRateAsync(double mbit, int queueMs = 400, int burstKb = 32)
     {
         var rate = mbit.ToString("0.###", CultureInfo.InvariantCulture) + "mbit";
-        await Ip("netns", "exec", Name, "tc", "qdisc", "add", "dev", GuestDevice, "root", "tbf", "rate", rate, "burst", "32kb", "latency", "400ms");
-        await Tc("qdisc", "add", "dev", HostDevice, "root", "tbf", "rate", rate, "burst", "32kb", "latency", "400ms");
+        var latency = queueMs.ToString(CultureInfo.InvariantCulture) + "ms";
+        var burst = burstKb.ToString(CultureInfo.InvariantCulture) + "kb";
+        await Ip("netns", "exec", Name, "tc", "qdisc", "add", "dev", GuestDevice, "root", "tbf", "rate", rate, "burst", burst, "latency", latency);
+        await Tc("qdisc", "add", "dev", HostDevice, "root", "tbf", "rate", rate, "burst", burst, "latency", latency);
     }
 
     /// <summary>Delays each direction by half the round trip, with jitter, with netem.</summary>

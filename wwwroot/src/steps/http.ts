@@ -2,8 +2,8 @@
 import { diag } from "../diag";
 import type { Step, StepOutcome } from "../result";
 import { Steps } from "../contract";
-import { formatMs, mbitPerSecond, round, summarize } from "../stats";
-import { randomBytes } from "./websocket";
+import { formatMs, mbitPerSecond, quantile, round, summarize, watchStalls } from "../stats";
+import { echoUrl, open, randomBytes, roundTrip } from "./websocket";
 import { UnexpectedAnswer, fetchExpecting, type AnswerEvidence } from "../answer";
 
 const MaxBytes = 25 * 1024 * 1024;
@@ -49,25 +49,89 @@ async function grow(transfer: (bytes: number) => Promise<number>): Promise<{ byt
   }
 }
 
-function throughputOutcome(direction: string, r: { bytes: number; ms: number; total: number }) {
+/** Round trips over a WebSocket echo: before a transfer (idle) and every 100 ms while it runs (loaded). */
+interface Latency { idleRttMs: number | null; loadedRttP50Ms: number | null; loadedRttP90Ms: number | null }
+
+const NoLatency: Latency = { idleRttMs: null, loadedRttP50Ms: null, loadedRttP90Ms: null };
+
+/**
+ * Latency under load: what a call feels while something else fills the line. A queue in front of a slow link (a
+ * router's oversized buffer: bufferbloat) adds its whole depth to every round trip once a transfer fills it. Sampled
+ * over the portal's WebSocket echo, which the transfer does not share; without WebSocket, no figure.
+ */
+async function underLoad<T>(signal: AbortSignal, work: () => Promise<T>): Promise<{ result: T; latency: Latency }> {
+  let ws: WebSocket | null = null;
+  try {
+    ws = await open(diag(`${echoUrl()}?t=${Date.now()}`), signal);
+  } catch {
+    return { result: await work(), latency: NoLatency };
+  }
+  const socket = ws;
+  const idle: number[] = [];
+  const loaded: number[] = [];
+  try {
+    for (let i = 0; i < 5; i++) idle.push(await roundTrip(socket, `idle ${i}`, signal));
+  } catch {
+    socket.close();
+    return { result: await work(), latency: NoLatency };
+  }
+  let working = true;
+  // A round trip the page itself held up (its main thread busy, as with the SSE step) measures the page, not a queue.
+  const stalls = watchStalls();
+  const samples: { from: number; to: number; rtt: number }[] = [];
+  const sampler = (async () => {
+    for (let i = 0; working && !signal.aborted; i++) {
+      const from = performance.now();
+      try {
+        const rtt = await roundTrip(socket, `loaded ${i}`, signal);
+        samples.push({ from, to: performance.now(), rtt });
+      } catch {
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  try {
+    const result = await work();
+    working = false;
+    await sampler;
+    const held = stalls();
+    loaded.push(...samples.filter((x) => !held.some(([from, to]) => from < x.to && to > x.from)).map((x) => x.rtt));
+    // Fewer than three samples (a transfer over in a blink) say nothing about a queue.
+    const enough = loaded.length >= 3;
+    return { result, latency: { idleRttMs: round(quantile(idle, 0.5)), loadedRttP50Ms: enough ? round(quantile(loaded, 0.5)) : null, loadedRttP90Ms: enough ? round(quantile(loaded, 0.9)) : null } };
+  } finally {
+    working = false;
+    await sampler;
+    stalls();
+    socket.close(1000, "done");
+  }
+}
+
+function throughputOutcome(direction: string, r: { bytes: number; ms: number; total: number }, latency: Latency) {
   const mbps = round(mbitPerSecond(r.bytes, r.ms));
+  const loaded = latency.idleRttMs !== null && latency.loadedRttP50Ms !== null ? ` Round trip ${formatMs(latency.idleRttMs)} idle, ${formatMs(latency.loadedRttP50Ms)} during the transfer.` : "";
   return {
     status: "pass" as const,
-    metrics: { mbps, bytes: r.bytes, ms: round(r.ms), totalBytes: r.total },
+    metrics: { mbps, bytes: r.bytes, ms: round(r.ms), totalBytes: r.total, ...latency },
     detail: {},
-    summary: `${direction} ${mbps} Mbit/s.`,
+    summary: `${direction} ${mbps} Mbit/s.${loaded}`,
   };
 }
 
 /**
  * Grows the payload to a transfer of about TargetMs, then times that size once more and keeps the faster of the two.
  * One transfer through a shaped link varies by more than the ±15 % a throughput figure must hold (at 20 Mbit/s a
- * single upload read 14.5 to 18.4, a single download 16.9 to 19); the better of two is steady.
+ * single upload read 14.5 to 18.4, a single download 16.9 to 19); the better of two is steady. The round trip is
+ * sampled during all of it (the latency under load).
  */
-async function measure(direction: string, transfer: (bytes: number) => Promise<number>) {
-  const r = await grow(transfer);
-  const again = await transfer(r.bytes);
-  return throughputOutcome(direction, { bytes: r.bytes, ms: Math.min(r.ms, again), total: r.total + r.bytes });
+async function measure(direction: string, transfer: (bytes: number) => Promise<number>, signal: AbortSignal) {
+  const { result, latency } = await underLoad(signal, async () => {
+    const r = await grow(transfer);
+    const again = await transfer(r.bytes);
+    return { bytes: r.bytes, ms: Math.min(r.ms, again), total: r.total + r.bytes };
+  });
+  return throughputOutcome(direction, result, latency);
 }
 
 export const downloadStep: Step<typeof Steps.httpDownload> = {
@@ -80,7 +144,7 @@ export const downloadStep: Step<typeof Steps.httpDownload> = {
       const response = await fetchExpecting(diag(`/diag/download?bytes=${bytes}&t=${Date.now()}`), { cache: "no-store", signal }, "application/octet-stream");
       await response.arrayBuffer();
       return performance.now() - started;
-    });
+    }, signal);
   },
 };
 
@@ -110,7 +174,7 @@ export const uploadStep: Step<typeof Steps.httpUpload> = {
       return performance.now() - started;
     };
     try {
-      return await measure("Upload", transfer);
+      return await measure("Upload", transfer, signal);
     } catch (e) {
       // Refused above some size (413 from a proxy's body limit, or the connection dropped mid-body after smaller ones
       // passed): bracket the limit, then time an upload below it.
