@@ -117,7 +117,7 @@ function main(): void {
       verdict.className = ok ? "verdict ok" : "verdict problem";
       verdict.hidden = false;
       button.disabled = false;
-      button.textContent = t("page.runAgain", {}, "Run test again");
+      button.textContent = t("run.again", {}, "Run test again");
       body.dataset.state = "done";
       body.dataset.transport = reporter.transport;
       if (reporter.pending > 0 && reporter.transport === "none") void showReportCode(runId, results);

@@ -2,6 +2,8 @@
 // two RTCPeerConnections in this page, relay candidates only, an unordered data channel without retransmits. Built as
 // its own file (dist/turn.js) and loaded only when the TURN step runs, so the page's weight stays within its budget.
 import { jitter, quantile, round } from "./stats";
+import type { StepOutcome } from "./result";
+import type { Steps } from "./contract";
 
 /** One TURN URL with the link's short-lived credentials (from /diag/turn). */
 export interface TurnServer { transport: string; url: string; username: string; credential: string }
@@ -171,4 +173,36 @@ async function measure(server: TurnServer, packets: number, signal: AbortSignal)
     sender.close();
     receiver.close();
   }
+}
+
+/** The step's result from what each transport measured. */
+export function outcome(measured: readonly TurnMeasure[]): StepOutcome<typeof Steps.webrtcTurn> {
+  const by = (transport: string) => measured.find((m) => m.transport === transport);
+  const reachable = measured.filter((m) => m.reachable);
+  // The loss a call would see is UDP's (media prefers it). Over TCP or TLS nothing is lost on the customer's side —
+  // TCP retransmits, and loss shows as delay — so their figure counts only the relay's own leg and is not the
+  // network's: without UDP there is no loss figure.
+  const best = by("udp")?.reachable ? by("udp")! : reachable[0];
+  const metrics: Record<string, number | null> = { tried: measured.length, reachable: reachable.length, lossPercent: by("udp")?.reachable ? by("udp")!.lossPercent : null };
+  for (const m of measured) {
+    metrics[`${m.transport}Reachable`] = m.reachable ? 1 : 0;
+    metrics[`${m.transport}Answered`] = m.answered ? 1 : 0;
+    metrics[`${m.transport}RttMs`] = m.rttMs;
+    metrics[`${m.transport}JitterMs`] = m.jitterMs;
+    metrics[`${m.transport}LossPercent`] = m.lossPercent;
+    metrics[`${m.transport}Packets`] = m.packets;
+  }
+  const udp = by("udp");
+  const lossy = (metrics.lossPercent ?? 0) >= 1;
+  const status = reachable.length === 0 ? "fail" : reachable.length < measured.length || lossy ? "warn" : "pass";
+  const summary = reachable.length === 0
+    ? `No TURN transport could be reached (${measured.map((m) => `${m.transport}: ${m.error ?? "no answer"}`).join("; ")}).`
+    : udp && !udp.reachable && udp.answered
+      ? `The TURN server answered over UDP, but no connection came through it (heavy loss?); TURN works over ${reachable.map((m) => m.transport.toUpperCase()).join(" and ")}.`
+      : udp && !udp.reachable
+      ? `TURN works over ${reachable.map((m) => m.transport.toUpperCase()).join(" and ")}, not over UDP: calls will relay over TCP, with worse quality.`
+      : best!.transport === "udp"
+        ? `Through TURN over UDP: ${best!.lossPercent} % loss, round trip ${best!.rttMs} ms, jitter ${best!.jitterMs} ms.`
+        : `Through TURN over ${best!.transport.toUpperCase()}: round trip ${best!.rttMs} ms, jitter ${best!.jitterMs} ms.`;
+  return { status, metrics: metrics as StepOutcome<typeof Steps.webrtcTurn>["metrics"], detail: { transports: measured }, summary };
 }

@@ -3,7 +3,7 @@
 import { diag } from "../diag";
 import type { Step, StepOutcome } from "../result";
 import { Steps } from "../contract";
-import type { TurnMeasure, TurnServer } from "../turn";
+import type { TurnServer } from "../turn";
 
 interface TurnOffer { servers: TurnServer[]; reason: string | null }
 
@@ -23,7 +23,7 @@ export function turnStep(scriptUrl: string | null): Step<typeof Steps.webrtcTurn
       }
       const requested = Number(new URLSearchParams(location.search).get("turnPackets"));
       const packets = Number.isInteger(requested) && requested >= 100 && requested <= 50_000 ? requested : Packets;
-      const { measureAll } = (await import(/* @vite-ignore */ scriptUrl)) as typeof import("../turn");
+      const { measureAll, outcome } = (await import(/* @vite-ignore */ scriptUrl)) as typeof import("../turn");
       const measured = await measureAll(offer.servers, packets, signal);
       // A TURN server on this machine's loopback address (the portal's own, tried locally) is one Firefox does not use
       // for WebRTC at all (media.peerconnection.ice.loopback): silence there says nothing about any network.
@@ -33,36 +33,4 @@ export function turnStep(scriptUrl: string | null): Step<typeof Steps.webrtcTurn
       return outcome(measured);
     },
   };
-}
-
-/** The step's result from what each transport measured. */
-export function outcome(measured: readonly TurnMeasure[]): StepOutcome<typeof Steps.webrtcTurn> {
-  const by = (transport: string) => measured.find((m) => m.transport === transport);
-  const reachable = measured.filter((m) => m.reachable);
-  // The loss a call would see is UDP's (media prefers it). Over TCP or TLS nothing is lost on the customer's side —
-  // TCP retransmits, and loss shows as delay — so their figure counts only the relay's own leg and is not the
-  // network's: without UDP there is no loss figure.
-  const best = by("udp")?.reachable ? by("udp")! : reachable[0];
-  const metrics: Record<string, number | null> = { tried: measured.length, reachable: reachable.length, lossPercent: by("udp")?.reachable ? by("udp")!.lossPercent : null };
-  for (const m of measured) {
-    metrics[`${m.transport}Reachable`] = m.reachable ? 1 : 0;
-    metrics[`${m.transport}Answered`] = m.answered ? 1 : 0;
-    metrics[`${m.transport}RttMs`] = m.rttMs;
-    metrics[`${m.transport}JitterMs`] = m.jitterMs;
-    metrics[`${m.transport}LossPercent`] = m.lossPercent;
-    metrics[`${m.transport}Packets`] = m.packets;
-  }
-  const udp = by("udp");
-  const lossy = (metrics.lossPercent ?? 0) >= 1;
-  const status = reachable.length === 0 ? "fail" : reachable.length < measured.length || lossy ? "warn" : "pass";
-  const summary = reachable.length === 0
-    ? `No TURN transport could be reached (${measured.map((m) => `${m.transport}: ${m.error ?? "no answer"}`).join("; ")}).`
-    : udp && !udp.reachable && udp.answered
-      ? `The TURN server answered over UDP, but no connection came through it (heavy loss?); TURN works over ${reachable.map((m) => m.transport.toUpperCase()).join(" and ")}.`
-      : udp && !udp.reachable
-      ? `TURN works over ${reachable.map((m) => m.transport.toUpperCase()).join(" and ")}, not over UDP: calls will relay over TCP, with worse quality.`
-      : best!.transport === "udp"
-        ? `Through TURN over UDP: ${best!.lossPercent} % loss, round trip ${best!.rttMs} ms, jitter ${best!.jitterMs} ms.`
-        : `Through TURN over ${best!.transport.toUpperCase()}: round trip ${best!.rttMs} ms, jitter ${best!.jitterMs} ms.`;
-  return { status, metrics: metrics as StepOutcome<typeof Steps.webrtcTurn>["metrics"], detail: { transports: measured }, summary };
 }

@@ -53,8 +53,11 @@ public static partial class CustomerStrings
     /// </summary>
     public static string? PageJson(string code) => code == Default ? null : PageJsons.GetValueOrDefault(code);
 
-    /// <summary>Key prefixes (declared before <see cref="PageJsons"/>, which reads them as it starts) the page's script never asks for.</summary>
-    private static readonly string[] ServerOnly = ["finding.", "problem."];
+    /// <summary>
+    /// Key prefixes the page's script never asks for: the server writes those words into the page itself, or uses them
+    /// elsewhere (declared before <see cref="PageJsons"/>, which reads them as it starts).
+    /// </summary>
+    public static readonly IReadOnlyList<string> ServerOnly = ["finding.", "problem.", "page.", "language."];
 
     private static readonly FrozenDictionary<string, string> PageJsons = Supported.ToFrozenDictionary(
         code => code,

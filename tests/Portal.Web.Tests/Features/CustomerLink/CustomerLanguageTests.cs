@@ -44,6 +44,8 @@ public sealed partial class CustomerLanguageTests(PortalFixture fixture) : IClas
             .ToHashSet(StringComparer.Ordinal);
         used.ShouldNotBeEmpty();
         used.Except(CustomerStrings.OwnStrings(CustomerStrings.Default).Keys).ShouldBeEmpty();
+        // And the page carries them: none is one the server keeps to itself.
+        used.Where(k => CustomerStrings.ServerOnly.Any(prefix => k.StartsWith(prefix, StringComparison.Ordinal))).ShouldBeEmpty();
         // Step labels are looked up by the step's name.
         foreach (var step in Portal.Core.Results.Contract.Steps.Where(s => s.Source == Portal.Core.Results.StepSource.Client))
         {
