@@ -59,23 +59,26 @@ public sealed class NetworkLabTests() : LabTest("lab-network", Environment)
     }
 
     [SkippableFact]
-    public async Task Rate500Kbit_SlowNetwork()
+    public async Task Rate500Kbit_SlowNetwork_BufferbloatOnlyWhereTheRoundTripGrew()
     {
-        SkipUnless(NetworkNamespace.Unavailable, "11b", Rate500K, ["slow-network", "bufferbloat"]);
+        SkipUnless(NetworkNamespace.Unavailable, "11b", Rate500K, ["slow-network", "bufferbloat where the round trip grew"]);
         await using var ns = await NetworkNamespace.CreateAsync();
         await ns.LimitRateAsync(0.5);
 
-        var run = await RunInsideAsync(ns, "11b", Rate500K, ["slow-network", "bufferbloat"]);
+        // The queue is on the sending host's own interface, where TCP Small Queues mostly keeps it short: whether a
+        // transfer fills it varies from run to run (measured +1 to +677 ms). The findings must agree with the figures.
+        var run = await RunInsideAsync(ns, "11b", Rate500K, r => Grew(r) ? ["slow-network", "bufferbloat"] : ["slow-network"]);
 
-        // 400 ms of queue and a 32 KB burst (another half second at this rate) fill: the round trip grows by hundreds of
-        // ms (measured +211 to +677), and never by more than the queue holds.
         foreach (var step in new[] { "http.download", "http.upload" })
         {
-            (run.Metric(step, "loadedRttP50Ms")!.Value - run.Metric(step, "idleRttMs")!.Value).ShouldBeInRange(Diagnoser.BufferbloatMs, 1_000, step);
+            (run.Metric(step, "loadedRttP50Ms")!.Value - run.Metric(step, "idleRttMs")!.Value).ShouldBeLessThan(1_000, step);
         }
 
         run.Metric("http.download", "mbps")!.Value.ShouldBeInRange(0.5 * 0.85, 0.5 * 1.15);
     }
+
+    private static bool Grew(LabRun r) =>
+        new[] { "http.download", "http.upload" }.Any(step => r.Metric(step, "loadedRttP50Ms") - r.Metric(step, "idleRttMs") >= Diagnoser.BufferbloatMs);
 
     [SkippableFact]
     public async Task Delay50Ms_RoundTripWithin10PercentNoSlowNetwork()
@@ -113,11 +116,23 @@ public sealed class NetworkLabTests() : LabTest("lab-network", Environment)
         Skip.If(unavailable is not null, unavailable);
     }
 
-    private async Task<LabRun> RunInsideAsync(NetworkNamespace ns, string scenario, string path, string[] expected)
+    private Task<LabRun> RunInsideAsync(NetworkNamespace ns, string scenario, string path, string[] expected) =>
+        RunInsideAsync(ns, scenario, path, _ => expected);
+
+    /// <summary>Runs the battery inside the namespace; <paramref name="expected"/> reads the run's figures first.</summary>
+    private async Task<LabRun> RunInsideAsync(NetworkNamespace ns, string scenario, string path, Func<LabRun, string[]> expected)
     {
         await using var browser = await LaunchBrowserThroughAsync(ns.Wrapper);
         var customer = await RunAsync(new Uri($"http://{ns.HostAddress}:{s_port}"), Steps, browser: browser, timeoutSeconds: 120);
-        var run = await ExpectFindingsAsync(scenario, path, customer, expected, r =>
+        // The figures the expectation reads: wait until the transfers' results are stored.
+        var stored = await ReadRunAsync(customer.SessionId);
+        for (var i = 0; i < 40 && (stored.Metric("http.download", "mbps") is null || stored.Metric("http.upload", "mbps") is null); i++)
+        {
+            await Task.Delay(250);
+            stored = await ReadRunAsync(customer.SessionId);
+        }
+
+        var run = await ExpectFindingsAsync(scenario, path, customer, expected(stored), r =>
             $"echo p50 {N(r.Metric("ws.echo", "rttMedianMs"))} ms, HTTP p50 {N(r.Metric("http.ping", "rttMedianMs"))} ms, download {N(r.Metric("http.download", "mbps"))} Mbit/s (round trip {N(r.Metric("http.download", "idleRttMs"))} → {N(r.Metric("http.download", "loadedRttP50Ms"))} ms), upload {N(r.Metric("http.upload", "mbps"))} Mbit/s (round trip {N(r.Metric("http.upload", "idleRttMs"))} → {N(r.Metric("http.upload", "loadedRttP50Ms"))} ms)");
         // The browser really was inside: the portal saw it come from the namespace's address.
         run.Result("server.connection").GetProperty("detail").GetProperty("clientAddress").GetString().ShouldBe(ns.GuestAddress);

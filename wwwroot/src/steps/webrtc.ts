@@ -1,6 +1,7 @@
 // UDP reachability, packet loss and jitter through TURN: what a call's media would meet on this network. The
 // measurement itself (turn.ts) is a separate file the page loads only now.
 import { diag } from "../diag";
+import { fetchExpecting } from "../answer";
 import type { Step, StepOutcome } from "../result";
 import { Steps } from "../contract";
 import type { TurnServer } from "../turn";
@@ -17,7 +18,8 @@ export function turnStep(scriptUrl: string | null): Step<typeof Steps.webrtcTurn
     label: "Calls and video (UDP through TURN)",
     timeoutMs: 45_000,
     async run(signal): Promise<StepOutcome<typeof Steps.webrtcTurn>> {
-      const offer = (await (await fetch(diag("/diag/turn"), { cache: "no-store", signal })).json()) as TurnOffer;
+      // Anything but the portal's JSON (a proxy's error page) is evidence, not a parse error (fetchExpecting).
+      const offer = (await (await fetchExpecting(diag("/diag/turn"), { cache: "no-store", signal }, "application/json")).json()) as TurnOffer;
       if (offer.servers.length === 0 || !scriptUrl) {
         return { status: "skipped", metrics: {}, detail: { reason: offer.reason ?? "No TURN server." }, summary: "Not tested: the portal has no TURN server to test calls through." };
       }
