@@ -67,6 +67,20 @@ public sealed partial class CustomerLanguageTests(PortalFixture fixture) : IClas
     }
 
     [Theory]
+    [MemberData(nameof(AllLanguages))]
+    public void FindingSentence_PacketLoss_NamesTheMeasuredShare_InEveryLanguage(string language)
+    {
+        var evidence = System.Text.Json.JsonDocument.Parse("""[{"step":"webrtc.turn","figures":{"lossPercent":4.9,"transport":"udp","packets":7350}}]""").RootElement;
+
+        var sentence = CustomerStrings.FindingSentence(language, "packet-loss", evidence);
+
+        sentence.ShouldNotBeNull();
+        sentence.ShouldContain(4.9.ToString(System.Globalization.CultureInfo.GetCultureInfo(language)));
+        sentence.ShouldNotContain("{");
+        CustomerStrings.FindingSentence(language, "packet-loss", System.Text.Json.JsonDocument.Parse("[]").RootElement).ShouldBeNull();
+    }
+
+    [Theory]
     [InlineData("portal-deployment")]
     [InlineData("portal-refused")]
     [InlineData("certificate-problem")]
