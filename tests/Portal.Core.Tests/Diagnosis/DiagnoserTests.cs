@@ -986,6 +986,15 @@ public class DiagnoserTests
         finding.Recommendation.ShouldContain("fq_codel or CAKE");
     }
 
+    [Fact]
+    public void Evaluate_RoundTripGrowsAtAFastTransfer_NoBufferbloat()
+    {
+        // WebKitGTK over TLS on loopback, nothing in between: the device itself was busy moving 320 Mbit/s.
+        var run = CleanWith(R("http.download", "pass", new { mbps = 320.6, idleRttMs = 4.7, loadedRttP50Ms = 126.2, loadedRttP90Ms = 230.8 }));
+
+        Codes(run).ShouldBe([FindingCodes.AllClear]);
+    }
+
     [Theory]
     [InlineData(12, 95)]
     [InlineData(150, 240)]
